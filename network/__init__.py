@@ -1,0 +1,81 @@
+"""Application factory for Partnernetz."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import BASE_DIR, Config, _secret_key_from_instance
+
+
+def create_app(config_class: type[Config] = Config) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(Path(config_class.INSTANCE_PATH).resolve()),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(config_class)
+    check = getattr(config_class, "check", None)
+    if check is not None:
+        check()
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key_from_instance(Path(app.instance_path))
+    logging.basicConfig(level=logging.INFO)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from network.extensions import babel, csrf, db, limiter, migrate
+    from network.i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(BASE_DIR / "network" / "translations"))
+    from network.geo.geocoding import make_geocoder
+
+    app.extensions["partnernetz.geocoder"] = make_geocoder(app.config, app.instance_path)
+    from network.security import register as register_security
+
+    register_security(app)
+    from network.templating import register as register_templating
+
+    register_templating(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from network.dbutil import configure_sqlite
+
+        with app.app_context():
+            configure_sqlite(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from network.directory.api import bp as api_bp
+    from network.directory.routes import bp as directory_bp
+    from network.i18n import bp as i18n_bp
+
+    app.register_blueprint(directory_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(i18n_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from network.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from network.cli import register
+
+    register(app)

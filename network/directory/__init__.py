@@ -1,0 +1,1 @@
+"""The partner directory: listings, search and the map."""

@@ -1,0 +1,87 @@
+"""JSON/GeoJSON API for the directory search and the geocoder."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from network.directory.messages import param_error_message
+from network.directory.params import ParamError, parse_search
+from network.directory.search import find_partners
+from network.errors import json_error
+from network.extensions import csrf, db
+from network.geo.geocoding import GeocodeNotFound
+from network.i18n import current_language
+
+bp = Blueprint("directory_api", __name__, url_prefix="/api")
+# Read-only GET endpoints; listed in docs/architecture.md under "CSRF exemptions".
+csrf.exempt(bp)
+
+
+def _feature(hit, lang: str) -> dict:
+    p = hit.partner
+    props = {
+        "id": p.id,
+        "name": p.name,
+        "kind": p.kind.slug,
+        "kind_name": p.kind.name(lang),
+        "organisation": p.organisation.name if p.organisation else None,
+        "topics": [t.slug for t in p.topics],
+        "topic_names": [t.name(lang) for t in p.topics],
+        "region": p.region.slug,
+        "region_name": p.region.name,
+        "city": p.city,
+        "service_radius_km": p.service_radius_km,
+        "url": url_for("directory.profile", partner_id=p.id, _external=True),
+    }
+    if hit.distance_km is not None:
+        props["distance_km"] = round(hit.distance_km, 3)
+        props["reaches"] = hit.reaches
+    return {
+        "type": "Feature",
+        "id": p.id,
+        "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
+        "properties": props,
+    }
+
+
+@bp.get("/partners")
+def partners():
+    cfg = current_app.config
+    try:
+        parsed = parse_search(
+            request.args,
+            db.session,
+            current_app.extensions["partnernetz.geocoder"],
+            default_radius_km=None,
+            max_radius_km=cfg["SEARCH_MAX_RADIUS_KM"],
+            per_page=100,
+            max_per_page=1000,
+        )
+    except ParamError as exc:
+        status = 404 if exc.code == "not_found" else 400
+        return json_error(param_error_message(exc), status, field=exc.field, suggestions=exc.suggestions)
+    result = find_partners(db.session, parsed.query)
+    lang = current_language()
+    body = {
+        "type": "FeatureCollection",
+        "features": [_feature(hit, lang) for hit in result.hits],
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "pages": result.pages,
+    }
+    if parsed.place is not None:
+        body["near"] = {"lat": parsed.place.lat, "lon": parsed.place.lon, "label": parsed.place.label}
+    return jsonify(body)
+
+
+@bp.get("/geocode")
+def geocode():
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        return json_error(param_error_message(ParamError("q", "missing")), 400, field="q")
+    try:
+        place = current_app.extensions["partnernetz.geocoder"].geocode(q)
+    except GeocodeNotFound as exc:
+        return json_error(param_error_message(ParamError("near", "not_found", q)), 404, field="q",
+                          suggestions=exc.suggestions)
+    return jsonify({"lat": place.lat, "lon": place.lon, "label": place.label})

@@ -1,0 +1,74 @@
+"""Directory commands for the flask CLI: seed-demo, import-partners, export-partners."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from network.directory.csvio import ImportFailed, export_partners, import_partners, read_table
+from network.directory.demo import seed_demo, seed_demo_if_empty
+from network.directory.taxonomy import ensure_taxonomy
+from network.extensions import db
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Nur wenn es noch gar keinen Partner gibt (für Container-Starts).")
+@with_appcontext
+def seed_demo_cmd(if_empty: bool) -> None:
+    """Demo-Einträge anlegen: erfundene Personen bei echten Einrichtungen, als Demo markiert."""
+    created = seed_demo_if_empty(db.session) if if_empty else seed_demo(db.session)
+    db.session.commit()
+    if created:
+        click.echo(f"{created} Demo-Partner angelegt.")
+    elif if_empty:
+        click.echo("Es gibt schon Partner; keine Demo-Daten angelegt.")
+    else:
+        click.echo("Die Demo-Daten sind schon vollständig vorhanden; nichts angelegt.")
+
+
+@click.command("import-partners")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@with_appcontext
+def import_partners_cmd(path: str) -> None:
+    """Partner aus einer CSV-Datei importieren (Format: docs/csv-format.md; "-" liest von stdin).
+
+    Alle Zeilen werden zuerst geprüft; bei einem einzigen Fehler wird nichts gespeichert.
+    """
+    geocoder = current_app.extensions["partnernetz.geocoder"]
+    try:
+        # A fresh database has no kinds or regions yet; without them every row would be "unknown".
+        ensure_taxonomy(db.session)
+        with click.open_file(path, "rb") as fh:
+            table = read_table(fh)
+        with click.progressbar(length=len(table), label="Zeilen prüfen und geokodieren", show_pos=True,
+                               file=click.get_text_stream("stderr")) as bar:
+            report = import_partners(db.session, table, geocoder, progress=lambda done: bar.update(done - bar.pos))
+    except ImportFailed as exc:
+        db.session.rollback()
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"Nichts gespeichert: {len(exc.errors)} Fehler.", err=True)
+        raise click.exceptions.Exit(1) from None
+    db.session.commit()
+    click.echo(
+        f"{report.created} Partner importiert "
+        f"({report.geocoded} geokodiert, {report.organisations_created} neue Organisationen)."
+    )
+
+
+@click.command("export-partners")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True,
+              help='";" mit Dezimalkomma (deutsches Excel) oder "," mit Dezimalpunkt.')
+@with_appcontext
+def export_partners_cmd(path: str, delimiter: str) -> None:
+    """Alle nicht archivierten Partner als CSV exportieren ("-" schreibt nach stdout)."""
+    to_stdout = path == "-"
+    # atomic: a failed export leaves the previous file intact instead of half a file.
+    with click.open_file(path, "wb", atomic=not to_stdout) as fh:
+        count = export_partners(db.session, fh, delimiter=delimiter)
+    # On stdout the data is the output; the count goes to stderr so that it does not end up in the CSV.
+    click.echo(f"{count} Partner exportiert" + ("." if to_stdout else f" nach {path}."), err=to_stdout)
+
+
+directory_commands: list[click.Command] = [seed_demo_cmd, import_partners_cmd, export_partners_cmd]

@@ -1,0 +1,156 @@
+"""Directory models: organisations, partners and the taxonomies admins maintain (kinds, regions, topics)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from network.dbutil import utcnow
+from network.extensions import db
+from network.geo.gazetteer import normalize
+
+ORGANISATION_TYPES = ("agency", "university_institute", "kompetenzzentrum", "consultancy")
+
+partner_topics = Table(
+    "partner_topics",
+    db.metadata,
+    Column("partner_id", Integer, ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", Integer, ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Kind(db.Model):
+    """A kind of partner (Innovationscoach, Technologiescout, …); data, so admins can rename it."""
+
+    __tablename__ = "kinds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name_de: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    color: Mapped[str] = mapped_column(String(7), default="#3366cc")
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    def name(self, locale: str = "de") -> str:
+        return self.name_en if locale == "en" and self.name_en else self.name_de
+
+    def __repr__(self) -> str:
+        return f"<Kind {self.slug}>"
+
+
+class Region(db.Model):
+    """A region of the network (a city, a district, or NRW-wide)."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    area: Mapped[str] = mapped_column(String(40), default="Ruhr")  # Ruhr, Südwestfalen, NRW
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.slug}>"
+
+
+class Topic(db.Model):
+    """A topic from the maintained taxonomy (Prozessoptimierung, IT-Sicherheit, …)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name_de: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    def name(self, locale: str = "de") -> str:
+        return self.name_en if locale == "en" and self.name_en else self.name_de
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.slug}>"
+
+
+class Organisation(db.Model):
+    """An agency, university institute, Kompetenzzentrum or consultancy that partners belong to."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    org_type: Mapped[str] = mapped_column(String(40), default="agency")
+    website: Mapped[Optional[str]] = mapped_column(String(300))
+    city: Mapped[Optional[str]] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    partners: Mapped[list["Partner"]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.name!r}>"
+
+
+class Partner(db.Model):
+    """A listing in the directory: a person or a unit with a place, topics and contact data."""
+
+    __tablename__ = "partners"
+    __table_args__ = (
+        # The nearby search prefilters on a bounding box; latitude leads because
+        # its range is the narrower one for a radius search.
+        Index("ix_partners_lat_lon", "latitude", "longitude"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_person: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind_id: Mapped[int] = mapped_column(ForeignKey("kinds.id"), index=True)
+    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisations.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    street: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    service_radius_km: Mapped[float] = mapped_column(Float, default=50.0)
+
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(60), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    languages: Mapped[str] = mapped_column(String(100), default="de")  # comma-separated ISO codes
+
+    # Normalised name/organisation/city/description for case- and umlaut-insensitive text search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    sort_name: Mapped[str] = mapped_column(String(200), default="")
+
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    kind: Mapped[Kind] = relationship()
+    region: Mapped[Region] = relationship()
+    organisation: Mapped[Optional[Organisation]] = relationship(back_populates="partners")
+    topics: Mapped[list[Topic]] = relationship(secondary=partner_topics, order_by=Topic.sort_order)
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code.strip() for code in self.languages.split(",") if code.strip()]
+
+    @property
+    def address(self) -> str:
+        place = " ".join(part for part in (self.postcode, self.city) if part)
+        return ", ".join(part for part in (self.street, place) if part)
+
+    def refresh_search_fields(self) -> None:
+        """Recompute the normalised text used by search; call after changing name, organisation, city or description."""
+        org = self.organisation.name if self.organisation else ""
+        self.search_text = " | ".join(normalize(part) for part in (self.name, org, self.city, self.description or ""))
+        self.sort_name = normalize(self.name)[:200]
+
+    def __repr__(self) -> str:
+        return f"<Partner {self.id} {self.name!r}>"

@@ -1,0 +1,141 @@
+"""Directory pages: start page with search, full-screen map, partner profiles."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapPoint, build_map
+from network.directory.messages import param_error_message
+from network.directory.models import Kind, Partner, Region, Topic
+from network.directory.params import ParamError, parse_search
+from network.directory.search import SearchQuery, find_partners, load_partners
+from network.extensions import db
+from network.i18n import current_language
+
+bp = Blueprint("directory", __name__)
+
+MAP_POINT_LIMIT = 20000
+
+
+def geocoder():
+    return current_app.extensions["partnernetz.geocoder"]
+
+
+def _filters_context(lang: str) -> dict:
+    return {
+        "kinds": list(db.session.scalars(select(Kind).order_by(Kind.sort_order, Kind.id))),
+        "topics": list(db.session.scalars(select(Topic).order_by(Topic.sort_order, Topic.id))),
+        "regions": list(db.session.scalars(select(Region).order_by(Region.sort_order, Region.id))),
+        "lang": lang,
+    }
+
+
+def _map_labels() -> MapLabels:
+    from flask_babel import gettext as _
+
+    return MapLabels(
+        distance=_("Entfernung"),
+        organisation=_("Organisation"),
+        topics=_("Themen"),
+        region=_("Region"),
+        profile=_("Profil ansehen"),
+        searched_place=_("Gesuchter Ort"),
+        legend_title=_("Legende"),
+    )
+
+
+def _build_map(ranked, kinds, place, radius_km, lang: str, height: str):
+    ids = [r.partner_id for r in ranked[:MAP_POINT_LIMIT]]
+    distances = {r.partner_id: r.distance_km for r in ranked}
+    points = [
+        MapPoint(
+            id=p.id,
+            name=p.name,
+            lat=p.latitude,
+            lon=p.longitude,
+            kind_slug=p.kind.slug,
+            kind_name=p.kind.name(lang),
+            organisation=p.organisation.name if p.organisation else "",
+            topics=[t.name(lang) for t in p.topics],
+            region=p.region.name,
+            distance_km=distances.get(p.id),
+            url=url_for("directory.profile", partner_id=p.id),
+        )
+        for p in load_partners(db.session, ids)
+    ]
+    center = MapCenter(place.lat, place.lon, place.label, radius_km) if place else None
+    cfg = current_app.config
+    return build_map(
+        points,
+        [KindLegend(k.slug, k.name(lang), k.color) for k in kinds],
+        center,
+        static_url=lambda path: url_for("static", filename=path),
+        tiles=cfg["MAP_TILES"],
+        attribution=cfg["MAP_TILES_ATTRIBUTION"],
+        default_center=tuple(cfg["MAP_CENTER"]),
+        default_zoom=cfg["MAP_ZOOM"],
+        labels=_map_labels(),
+        height=height,
+    )
+
+
+def _search_page(template: str, map_height: str):
+    lang = current_language()
+    context = _filters_context(lang)
+    cfg = current_app.config
+    args = request.args
+    error = None
+    suggestions: list[str] = []
+    result = None
+    place = None
+    try:
+        parsed = parse_search(
+            args,
+            db.session,
+            geocoder(),
+            default_radius_km=cfg["SEARCH_DEFAULT_RADIUS_KM"],
+            max_radius_km=cfg["SEARCH_MAX_RADIUS_KM"],
+            per_page=cfg["SEARCH_PER_PAGE"],
+        )
+        place = parsed.place
+        result = find_partners(db.session, parsed.query)
+        query = parsed.query
+    except ParamError as exc:
+        error = {"field": exc.field, "message": param_error_message(exc)}
+        suggestions = exc.suggestions
+        query = SearchQuery(per_page=cfg["SEARCH_PER_PAGE"])
+        result = find_partners(db.session, query)
+    map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
+    status = 400 if error and error["field"] != "near" else (404 if error else 200)
+    return (
+        render_template(
+            template,
+            result=result,
+            query=query,
+            place=place,
+            error=error,
+            suggestions=suggestions,
+            map=map_parts,
+            args=args,
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+def index():
+    return _search_page("directory/index.html", map_height="60vh")
+
+
+@bp.get("/karte")
+def full_map():
+    return _search_page("directory/map.html", map_height="100%")
+
+
+@bp.get("/partner/<int:partner_id>")
+def profile(partner_id: int):
+    partner = db.session.get(Partner, partner_id)
+    if partner is None or partner.is_archived:
+        abort(404)
+    return render_template("directory/profile.html", partner=partner, lang=current_language())

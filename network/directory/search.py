@@ -1,0 +1,163 @@
+"""Nearby search over the directory: SQL filters and a bounding-box prefilter, then exact great-circle distance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from network.directory.models import Kind, Partner, Region, Topic, partner_topics
+from network.geo.distance import bounding_box, great_circle_km
+from network.geo.gazetteer import normalize
+
+
+class SearchError(ValueError):
+    """A search parameter is out of range; .field names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What to look for. Filters are slugs; lat/lon/radius_km are optional together."""
+
+    lat: float | None = None
+    lon: float | None = None
+    radius_km: float | None = None
+    kind: str | None = None
+    topic: str | None = None
+    region: str | None = None
+    text: str | None = None
+    page: int = 1
+    per_page: int = 20
+    include_archived: bool = False
+
+    @property
+    def has_location(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    def validate(self) -> None:
+        if (self.lat is None) != (self.lon is None):
+            raise SearchError("lat" if self.lat is None else "lon", "lat and lon belong together")
+        if self.lat is not None and not -90 <= self.lat <= 90:
+            raise SearchError("lat", "latitude must be between -90 and 90")
+        if self.lon is not None and not -180 <= self.lon <= 180:
+            raise SearchError("lon", "longitude must be between -180 and 180")
+        if self.radius_km is not None and not 0 < self.radius_km <= 20000:
+            raise SearchError("radius_km", "radius must be greater than 0")
+        if self.page < 1:
+            raise SearchError("page", "page must be 1 or more")
+        if not 1 <= self.per_page <= 10000:
+            raise SearchError("per_page", "per_page must be between 1 and 10000")
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One matching partner id with its distance (km) and whether its service radius reaches the place."""
+
+    partner_id: int
+    distance_km: float | None
+    reaches: bool | None
+
+
+@dataclass
+class Hit:
+    partner: Partner
+    distance_km: float | None
+    reaches: bool | None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    ranked: list[Ranked] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(columns, query: SearchQuery):
+    """A SELECT of the given columns with every non-geographic filter applied."""
+    stmt = select(*columns)
+    if not query.include_archived:
+        stmt = stmt.where(Partner.is_archived.is_(False))
+    if query.kind:
+        stmt = stmt.join(Kind, Kind.id == Partner.kind_id).where(Kind.slug == query.kind)
+    if query.region:
+        stmt = stmt.join(Region, Region.id == Partner.region_id).where(Region.slug == query.region)
+    if query.topic:
+        has_topic = (
+            select(partner_topics.c.partner_id)
+            .join(Topic, Topic.id == partner_topics.c.topic_id)
+            .where(partner_topics.c.partner_id == Partner.id, Topic.slug == query.topic)
+            .exists()
+        )
+        stmt = stmt.where(has_topic)
+    if query.text and normalize(query.text):
+        stmt = stmt.where(Partner.search_text.like(_like_pattern(normalize(query.text)), escape="\\"))
+    return stmt
+
+
+def rank_partners(session: Session, query: SearchQuery) -> list[Ranked]:
+    """Every matching partner id, nearest first (or by name without a place)."""
+    query.validate()
+    if not query.has_location:
+        rows = session.execute(_filtered((Partner.id, Partner.sort_name), query)).all()
+        rows.sort(key=lambda row: (row[1], row[0]))
+        return [Ranked(row[0], None, None) for row in rows]
+
+    stmt = _filtered((Partner.id, Partner.latitude, Partner.longitude, Partner.service_radius_km), query)
+    if query.radius_km is not None:
+        box = bounding_box(query.lat, query.lon, query.radius_km)
+        stmt = stmt.where(Partner.latitude.between(box.min_lat, box.max_lat))
+        if box.min_lon is not None:
+            stmt = stmt.where(Partner.longitude.between(box.min_lon, box.max_lon))
+    lat, lon, radius = query.lat, query.lon, query.radius_km
+    ranked: list[tuple[float, int, float]] = []
+    for pid, plat, plon, service_radius in session.execute(stmt):
+        distance = great_circle_km(lat, lon, plat, plon)
+        if radius is None or distance <= radius:
+            ranked.append((distance, pid, service_radius))
+    ranked.sort()
+    return [Ranked(pid, distance, distance <= (service or 0)) for distance, pid, service in ranked]
+
+
+def load_partners(session: Session, ids: list[int]) -> list[Partner]:
+    """Partners with kind, region, organisation and topics loaded, in the order of ids."""
+    if not ids:
+        return []
+    stmt = (
+        select(Partner)
+        .where(Partner.id.in_(ids))
+        .options(
+            selectinload(Partner.kind),
+            selectinload(Partner.region),
+            selectinload(Partner.organisation),
+            selectinload(Partner.topics),
+        )
+    )
+    by_id = {p.id: p for p in session.scalars(stmt)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def find_partners(session: Session, query: SearchQuery) -> SearchResult:
+    """Search and return one page of hits plus the full ranking (for the map)."""
+    ranked = rank_partners(session, query)
+    start = (query.page - 1) * query.per_page
+    page_ranked = ranked[start : start + query.per_page]
+    partners = load_partners(session, [r.partner_id for r in page_ranked])
+    hits = [Hit(p, r.distance_km, r.reaches) for p, r in zip(partners, page_ranked)]
+    return SearchResult(hits=hits, total=len(ranked), page=query.page, per_page=query.per_page, ranked=ranked)

@@ -1,0 +1,1 @@
+"""Geography: offline gazetteer, geocoding (gazetteer first, Nominatim when configured) and distances."""

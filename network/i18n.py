@@ -1,0 +1,41 @@
+"""Language choice: German first, English second; from ?lang=, then the remembered choice, then the browser."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from flask_babel import get_locale
+
+bp = Blueprint("i18n", __name__)
+
+
+@bp.before_app_request
+def _fresh_locale() -> None:
+    # Flask-Babel caches the locale on g, which an outer app context (tests, CLI)
+    # can share between requests; each request chooses its language anew.
+    g.pop("_flask_babel", None)
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    return str(get_locale() or "de")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let anyone bounce users elsewhere.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("directory.index")
+
+
+@bp.post("/sprache")
+def set_language():
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,123 @@
+"""Test fixtures: the app from TestConfig on SQLite (or PostgreSQL via TEST_DATABASE_URL), schema from the migrations."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from config import TestConfig
+from network import create_app
+from network.extensions import db
+
+ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"))
+
+
+def _reset_postgres_schema(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+
+    class _Config(TestConfig):
+        INSTANCE_PATH = str(instance)
+        SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.sqlite'}"
+        GEOCODE_CACHE_PATH = str(instance / "geocode_cache.sqlite")
+
+    if ON_POSTGRES:
+        _reset_postgres_schema(_Config.SQLALCHEMY_DATABASE_URI)
+    application = create_app(_Config)
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(Path(__file__).resolve().parents[1] / "migrations"))
+    yield application
+
+
+def _wipe(application: Flask) -> None:
+    with application.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture()
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """An app context with empty tables before and after the test."""
+    _wipe(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    _wipe(app)
+
+
+@pytest.fixture()
+def client(app_ctx: Flask):
+    return app_ctx.test_client()
+
+
+@pytest.fixture()
+def taxonomy(app_ctx: Flask):
+    from network.directory.taxonomy import ensure_taxonomy
+
+    ensure_taxonomy(db.session)
+    db.session.commit()
+    return db.session
+
+
+@pytest.fixture()
+def make_partner(taxonomy) -> Callable[..., "Partner"]:  # noqa: F821
+    """Return a callable that creates a committed partner with sensible defaults; keyword args override."""
+    from sqlalchemy import select
+
+    from network.directory.models import Kind, Organisation, Partner, Region, Topic
+
+    counter = {"n": 0}
+
+    def _make(**overrides):
+        counter["n"] += 1
+        kind = overrides.pop("kind", "innovationscoach")
+        region = overrides.pop("region", "ennepe-ruhr-kreis")
+        topics = overrides.pop("topics", ["prozessoptimierung"])
+        org_name = overrides.pop("organisation", "Wirtschaftsförderung Test")
+        org = db.session.scalar(select(Organisation).where(Organisation.name == org_name)) if org_name else None
+        if org_name and org is None:
+            org = Organisation(name=org_name, org_type="agency")
+            db.session.add(org)
+        values = dict(
+            name=f"Testpartner {counter['n']}",
+            street="Hauptstraße 1",
+            postcode="58332",
+            city="Schwelm",
+            latitude=51.2857,
+            longitude=7.2930,
+            service_radius_km=30.0,
+            email=f"partner{counter['n']}@example.org",
+            phone="+49 2336 0000",
+        )
+        values.update(
+            kind=db.session.scalar(select(Kind).where(Kind.slug == kind)),
+            region=db.session.scalar(select(Region).where(Region.slug == region)),
+            organisation=org,
+            topics=list(db.session.scalars(select(Topic).where(Topic.slug.in_(topics)))),
+        )
+        values.update(overrides)
+        partner = Partner(**values)
+        partner.refresh_search_fields()
+        db.session.add(partner)
+        db.session.commit()
+        return partner
+
+    return _make
