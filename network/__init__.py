@@ -1,7 +1,6 @@
 """Application factory for Partnernetz."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -24,7 +23,6 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key_from_instance(Path(app.instance_path))
-    logging.basicConfig(level=logging.INFO)
 
     register_extensions(app)
     register_blueprints(app)

@@ -287,3 +287,11 @@ def test_data_file_carries_attribution() -> None:
     with gzip.open(DATA_FILE, "rt", encoding="utf-8") as fh:
         header = fh.readline()
     assert "GeoNames" in header and "CC BY 4.0" in header
+
+
+def test_every_suggestion_resolves_back_to_itself():
+    """A user who clicks a "Meinten Sie" suggestion must get exactly that place."""
+    gazetteer = Gazetteer.default()
+    for typo in ("Schwlm", "Ludenschied", "Iserlon", "Arnsbreg", "Siegn", "Bochm"):
+        for label in gazetteer.suggest(typo):
+            assert gazetteer.geocode(label).address == label, (typo, label)

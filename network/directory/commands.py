@@ -1,6 +1,8 @@
 """Directory commands for the flask CLI: seed-demo, import-partners, export-partners."""
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -40,8 +42,9 @@ def import_partners_cmd(path: str) -> None:
         ensure_taxonomy(db.session)
         with click.open_file(path, "rb") as fh:
             table = read_table(fh)
+        # stderr: progress is not a result; stdout keeps only the summary line.
         with click.progressbar(length=len(table), label="Zeilen prüfen und geokodieren", show_pos=True,
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             report = import_partners(db.session, table, geocoder, progress=lambda done: bar.update(done - bar.pos))
     except ImportFailed as exc:
         db.session.rollback()

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, select
+from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session, selectinload
 
 from network.dbutil import utcnow
@@ -194,10 +194,13 @@ def read_table(fileobj: IO[bytes] | IO[str]) -> CsvTable:
     for line, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
             continue  # empty lines and ";;;;" trailers that spreadsheets leave behind
-        if len(record) > len(columns) and any(cell.strip() for cell in record[len(columns):]):
-            errors.append(RowError(line, "", f"Die Zeile hat {len(record)} Zellen, die Kopfzeile nur {len(columns)}."))
+        # Cells beyond the header or under an empty heading have no column to go to.
+        stray = [i for i, cell in enumerate(record) if cell.strip() and (i >= len(columns) or not columns[i])]
+        if stray:
+            errors.append(RowError(line, "", f"Die Zeile hat in Spalte {stray[0] + 1} einen Wert, aber dort "
+                                             "steht keine Spaltenüberschrift."))
             continue
-        rows.append((line, {col: (record[i] if i < len(record) else "") for i, col in enumerate(columns)}))
+        rows.append((line, {col: (record[i] if i < len(record) else "") for i, col in enumerate(columns) if col}))
     if errors:
         raise ImportFailed(errors)
     return CsvTable(delimiter=delimiter, columns=columns, rows=tuple(rows))
@@ -233,8 +236,8 @@ def _check_header(columns: tuple[str, ...]) -> None:
     seen: set[str] = set()
     for col in columns:
         if not col:
-            errors.append(RowError(1, "", "Die Kopfzeile enthält eine leere Spaltenüberschrift."))
-        elif col not in COLUMNS:
+            continue  # spreadsheets add empty headings after the last column; their cells are checked per row
+        if col not in COLUMNS:
             errors.append(RowError(1, col, f"Unbekannte Spalte „{col}“. Erlaubt sind: {', '.join(COLUMNS)}."))
         elif col in seen:
             errors.append(RowError(1, col, f"Die Spalte „{col}“ kommt doppelt vor."))
@@ -451,14 +454,16 @@ def _check_website(c: _RowChecker) -> str:
     website = c.text("website")
     if not website:
         return ""
-    if not _SCHEME.match(website):
-        # "www.example.org" is how people write it; links need the scheme.
+    scheme = _SCHEME.match(website)
+    # "www.example.org" (or "www.example.org:8080") is how people write it; links need the scheme.
+    # A dot before the first colon means host name, not scheme, so javascript: or data: are still caught.
+    if scheme is None or "." in scheme.group():
         website = "https://" + website
     parts = urlsplit(website)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in website:
         c.error("website", f"„{c.text('website')}“ ist keine Webadresse (http:// oder https://).")
         return ""
-    if len(website) > MAX_LENGTHS["website"]:
+    if len(website) > MAX_LENGTHS["website"] and len(c.text("website")) <= MAX_LENGTHS["website"]:
         c.error("website", f"Die Webadresse ist zu lang (höchstens {MAX_LENGTHS['website']} Zeichen).")
     return website
 
@@ -588,7 +593,10 @@ def create_partners(session: Session, rows: Iterable[PartnerRow]) -> ImportRepor
             description=row.description, street=row.street, postcode=row.postcode, city=row.city,
             latitude=row.latitude, longitude=row.longitude, service_radius_km=row.service_radius_km,
             email=row.email, phone=row.phone, website=row.website, languages=row.languages,
-            is_demo=False, confirmed_at=row.confirmed_at,
+            is_demo=False,
+            # null(), not None: the ORM leaves a None column out of the INSERT, and the
+            # column default would then claim a confirmation nobody gave.
+            confirmed_at=row.confirmed_at if row.confirmed_at is not None else null(),
         )
         partner.topics = list(row.topics)
         partner.refresh_search_fields()
@@ -636,7 +644,7 @@ def export_partners(
         ))
     decimal_comma = delimiter == ";"
     count = 0
-    with _text_stream(fileobj) as out:
+    with _TextStream(fileobj) as out:
         out.write("\ufeff")
         writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow(COLUMNS)
@@ -680,7 +688,7 @@ def _cells(partner: Partner, decimal_comma: bool) -> list[str]:
     ]
 
 
-class _text_stream:
+class _TextStream:
     """Context manager giving a text stream over a text or binary file, leaving the file open afterwards."""
 
     def __init__(self, fileobj: IO[bytes] | IO[str]) -> None:
@@ -690,7 +698,8 @@ class _text_stream:
     def __enter__(self) -> IO[str]:
         if isinstance(self.fileobj, io.TextIOBase):
             return self.fileobj  # type: ignore[return-value]
-        self.wrapper = io.TextIOWrapper(self.fileobj, encoding="utf-8", newline="", write_through=True)  # type: ignore[arg-type]
+        binary: Any = self.fileobj
+        self.wrapper = io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=True)
         return self.wrapper
 
     def __exit__(self, *exc: object) -> None:

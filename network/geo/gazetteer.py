@@ -118,6 +118,12 @@ class Gazetteer:
                 # as good as the name itself; other alternates are exonyms, old or dialect names.
                 short = own.startswith(key + " ")
                 self._add_key(key, _TIER_NAME if short else _TIER_ALTERNATE, i)
+        # "Bad Schlema, Sachsen" (a label we suggest) must resolve to itself, not to a
+        # place called "Sachsen" found by reading the parts from the right.
+        self._labels: dict[str, list[int]] = {}
+        for i, place in enumerate(self._places):
+            if place.state and place.state != place.name:
+                self._labels.setdefault(normalize(place.label), []).append(i)
         self._keys = sorted(self._index)
         self._keys_by_length: dict[int, list[str]] = {}
         for key in self._keys:
@@ -264,6 +270,9 @@ class Gazetteer:
     def _resolve_place(self, query: str) -> Iterator[tuple[str, list[int]]]:
         """Yield (how it matched, ranked place indices), most trustworthy interpretation first."""
         whole = normalize(query)
+        labelled = self._labels.get(whole)
+        if labelled:
+            yield "exact", self._ranked([(_TIER_NAME, i) for i in labelled])
         hits = self._lookup(whole)
         if hits:
             yield "exact", self._ranked(hits)
