@@ -32,18 +32,27 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from network.extensions import babel, csrf, db, limiter, migrate
+    from network.extensions import babel, csrf, db, limiter, login_manager, migrate
     from network.i18n import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Bitte melden Sie sich an, um diese Seite zu sehen.")
+    login_manager.login_message_category = "info"
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(BASE_DIR / "network" / "translations"))
     from network.geo.geocoding import make_geocoder
 
     app.extensions["partnernetz.geocoder"] = make_geocoder(app.config, app.instance_path)
+    from network.mail import Mailer
+
+    app.extensions["partnernetz.mailer"] = Mailer(app.config, app.instance_path)
     from network.security import register as register_security
 
     register_security(app)
@@ -58,6 +67,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from network.accounts.routes import bp as accounts_bp
+    from network.admin.routes import bp as admin_bp
     from network.directory.api import bp as api_bp
     from network.directory.routes import bp as directory_bp
     from network.i18n import bp as i18n_bp
@@ -65,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(i18n_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

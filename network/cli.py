@@ -5,7 +5,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from network.accounts.commands import account_commands
     from network.directory.commands import directory_commands
 
-    for command in directory_commands:
+    for command in [*directory_commands, *account_commands]:
         app.cli.add_command(command)

@@ -26,11 +26,11 @@ def current_language() -> str:
     return str(get_locale() or "de")
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: an open redirect would let anyone bounce users elsewhere.
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """target if it is a local path, else default: an open redirect would let anyone bounce users elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("directory.index")
+    return default or url_for("directory.index")
 
 
 @bp.post("/sprache")
@@ -38,4 +38,4 @@ def set_language():
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

@@ -121,3 +121,65 @@ def make_partner(taxonomy) -> Callable[..., "Partner"]:  # noqa: F821
         return partner
 
     return _make
+
+
+TEST_PASSWORD = "richtig-geheim-123"
+
+
+@pytest.fixture()
+def make_user(taxonomy) -> Callable[..., "User"]:  # noqa: F821
+    """Return a callable that creates a committed account: make_user("editor", regions=["dortmund"])."""
+    from sqlalchemy import select
+
+    from network.accounts.models import User
+    from network.directory.models import Region
+
+    counter = {"n": 0}
+
+    def _make(role: str = "coach", *, regions: list[str] = (), partner=None, email: str | None = None,
+              password: str = TEST_PASSWORD, name: str | None = None, is_enabled: bool = True):
+        counter["n"] += 1
+        user = User(
+            email=email or f"{role}{counter['n']}@example.org",
+            name=name or f"{role.title()} {counter['n']}",
+            role=role,
+            is_enabled=is_enabled,
+            regions=list(db.session.scalars(select(Region).where(Region.slug.in_(list(regions))))),
+            partner=partner,
+        )
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return _make
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture()
+def csrf_token(client) -> Callable[[str], str]:
+    """csrf_token(path) -> the CSRF token of the form on that page (GET)."""
+
+    def _token(path: str = "/anmelden") -> str:
+        return csrf_from(client.get(path).get_data(as_text=True))
+
+    return _token
+
+
+@pytest.fixture()
+def login(client) -> Callable[..., None]:
+    """login(user) logs the test client in through the real login form."""
+
+    def _login(user, password: str = TEST_PASSWORD) -> None:
+        token = csrf_from(client.get("/anmelden").get_data(as_text=True))
+        response = client.post("/anmelden", data={"email": user.email, "password": password, "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    return _login

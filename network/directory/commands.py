@@ -18,7 +18,11 @@ from network.extensions import db
 @with_appcontext
 def seed_demo_cmd(if_empty: bool) -> None:
     """Demo-Einträge anlegen: erfundene Personen bei echten Einrichtungen, als Demo markiert."""
+    from network.accounts.demo import demo_login_hint, seed_demo_users
+
     created = seed_demo_if_empty(db.session) if if_empty else seed_demo(db.session)
+    if created or not if_empty:
+        seed_demo_users(db.session)
     db.session.commit()
     if created:
         click.echo(f"{created} Demo-Partner angelegt.")
@@ -26,6 +30,9 @@ def seed_demo_cmd(if_empty: bool) -> None:
         click.echo("Es gibt schon Partner; keine Demo-Daten angelegt.")
     else:
         click.echo("Die Demo-Daten sind schon vollständig vorhanden; nichts angelegt.")
+    hint = demo_login_hint(db.session)
+    if hint:
+        click.echo(hint)
 
 
 @click.command("import-partners")

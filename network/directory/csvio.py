@@ -710,3 +710,31 @@ class _TextStream:
         else:
             self.fileobj.flush()
 
+
+
+# --- single listings (forms and API share the CSV rules) ------------------------------------------
+
+
+def partner_values(partner: Partner) -> dict[str, str]:
+    """A partner as the string values of the CSV columns (decimal points), e.g. to prefill a form."""
+    return dict(zip(COLUMNS, _cells(partner, decimal_comma=False)))
+
+
+def check_listing(
+    session: Session,
+    values: dict[str, str],
+    geocoder: SupportsGeocode | None,
+    now: datetime | None = None,
+) -> tuple[PartnerRow | None, list[RowError]]:
+    """Check one listing given as column values, geocoding it when coordinates are missing.
+
+    The same rules as a CSV row, so a form, the API and an import never disagree.
+    Errors carry line 0 and the column name as field.
+    """
+    checker = _RowChecker(0, {key: ("" if value is None else str(value)) for key, value in values.items()})
+    row = _check_row(checker, _Lookups(session), now or utcnow())
+    if row is not None and row.latitude is None and not checker.errors:
+        _geocode_row(checker, row, geocoder, {})
+    if checker.errors:
+        return None, checker.errors
+    return row, []

@@ -131,9 +131,13 @@ class Partner(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reminded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Set when this listing was merged into another; the listing is archived then.
+    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
 
     kind: Mapped[Kind] = relationship()
     region: Mapped[Region] = relationship()
+    merged_into: Mapped[Optional["Partner"]] = relationship(remote_side="Partner.id", foreign_keys=[merged_into_id])
     organisation: Mapped[Optional[Organisation]] = relationship(back_populates="partners")
     topics: Mapped[list[Topic]] = relationship(secondary=partner_topics, order_by=Topic.sort_order)
 

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, login, password reset and API tokens."""

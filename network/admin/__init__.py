@@ -1,0 +1,1 @@
+"""Listing maintenance for the network's admins and editors: audit log, moderation, imports."""
