@@ -35,6 +35,8 @@ def register_extensions(app: Flask) -> None:
     from network.extensions import babel, csrf, db, limiter, login_manager, migrate
     from network.i18n import select_locale
 
+    import network.models  # noqa: F401  (all tables known to the metadata)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -70,11 +72,13 @@ def register_blueprints(app: Flask) -> None:
     from network.accounts.routes import bp as accounts_bp
     from network.admin.routes import bp as admin_bp
     from network.directory.api import bp as api_bp
+    from network.directory.api_write import bp as api_write_bp
     from network.directory.routes import bp as directory_bp
     from network.i18n import bp as i18n_bp
 
     app.register_blueprint(directory_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_write_bp)
     app.register_blueprint(i18n_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)

@@ -13,11 +13,27 @@ def utcnow() -> datetime:
 
 
 def configure_sqlite(engine: Engine) -> None:
-    """Enforce foreign keys and wait for locks instead of failing at once."""
+    """Foreign keys on, wait for locks instead of failing, WAL, and transactions SQLAlchemy begins itself.
+
+    pysqlite's own implicit BEGIN cannot say IMMEDIATE; with the driver in autocommit
+    mode SQLAlchemy's "begin" event issues BEGIN, and BEGIN IMMEDIATE when a connection
+    is procured with execution_options(sqlite_begin="IMMEDIATE") — the booking path's
+    check-and-insert then holds the write lock from its first read on.
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"unknown SQLite transaction mode {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")

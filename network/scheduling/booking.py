@@ -1,0 +1,431 @@
+"""Booking services: request, book, confirm, decline, reschedule, cancel, record the outcome — every path re-checks the rules.
+
+Services flush only; the caller wraps write paths in locking.booking_transaction,
+which serialises one coach's bookings and commits. Times are UTC instants.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from network.admin.audit import record
+from network.directory.models import Partner, Topic
+from network.scheduling.localtime import as_utc, to_local
+from network.scheduling.models import (
+    ACTIVE_STATES,
+    DURATIONS_MIN,
+    Absence,
+    SchedulingProfile,
+    Visit,
+    WorkingHours,
+)
+from network.scheduling.slots import Busy, Schedule, Slot, SlotRejected, TravelRules, check_visit, free_slots
+
+REQUEST_TTL = timedelta(days=7)  # an unanswered request stops holding its slot after a week
+NEXT_FREE_COUNT = 5
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class BookingInvalid(ValueError):
+    """Bad input; .errors maps field -> German message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+    @property
+    def field(self) -> str:
+        return next(iter(self.errors))
+
+
+class BookingConflict(Exception):
+    """The time is taken or unreachable; .reason (German), .code, .next_free (the next free slots)."""
+
+    def __init__(self, code: str, reason: str, next_free: list[Slot]) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.next_free = next_free
+
+
+class NotAllowed(Exception):
+    """The user (or link) may not do this to this visit, or the visit's state forbids it."""
+
+
+@dataclass
+class FirmDetails:
+    name: str = ""
+    address: str = ""
+    contact: str = ""
+    email: str = ""
+    phone: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass
+class Settings:
+    """Scheduling settings from the config (SCHEDULING_*)."""
+
+    rules: TravelRules = field(default_factory=TravelRules)
+    request_ttl: timedelta = REQUEST_TTL
+
+
+def ensure_profile(session: Session, partner: Partner) -> SchedulingProfile:
+    profile = session.scalar(select(SchedulingProfile).where(SchedulingProfile.partner_id == partner.id))
+    if profile is None:
+        profile = SchedulingProfile(partner_id=partner.id, home_address=partner.address,
+                                    home_lat=partner.latitude, home_lon=partner.longitude)
+        session.add(profile)
+        session.flush()
+    return profile
+
+
+def expire_requests(session: Session, partner_id: int, now: datetime) -> int:
+    """Requests nobody answered in time stop holding their slot."""
+    result = session.execute(
+        update(Visit)
+        .where(Visit.partner_id == partner_id, Visit.status == "requested", Visit.expires_at <= now)
+        .values(status="expired", sequence=Visit.sequence + 1)
+    )
+    return result.rowcount or 0
+
+
+def load_schedule(session: Session, partner: Partner, start: datetime, end: datetime, *,
+                  exclude_visit_id: int | None = None) -> Schedule:
+    """The coach's rules plus the active visits between start and end (a day of margin on each side)."""
+    profile = ensure_profile(session, partner)
+    hours = [(h.weekday, h.start_minute, h.end_minute) for h in session.scalars(
+        select(WorkingHours).where(WorkingHours.partner_id == partner.id))]
+    first_day, last_day = to_local(start).date() - timedelta(days=1), to_local(end).date() + timedelta(days=1)
+    absences = [(a.start_date, a.end_date) for a in session.scalars(
+        select(Absence).where(Absence.partner_id == partner.id, Absence.end_date >= first_day,
+                              Absence.start_date <= last_day))]
+    stmt = select(Visit).where(
+        Visit.partner_id == partner.id,
+        Visit.status.in_(ACTIVE_STATES),
+        Visit.end_at > start - timedelta(days=1),
+        Visit.start_at < end + timedelta(days=1),
+    )
+    if exclude_visit_id is not None:
+        stmt = stmt.where(Visit.id != exclude_visit_id)
+    busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
+                 (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
+            for v in session.scalars(stmt)]
+    home = (profile.home_lat, profile.home_lon) if profile.home_lat is not None else None
+    return Schedule(working_hours=hours, absences=absences, busy=busy, home=home,
+                    min_notice=timedelta(hours=profile.min_notice_hours),
+                    horizon=timedelta(days=profile.horizon_days))
+
+
+def available_slots(session: Session, partner: Partner, first_day: date, days: int, duration_min: int,
+                    now: datetime, place: tuple[float, float] | None, settings: Settings) -> list[Slot]:
+    """Free slots of a coach for days from first_day (Berlin dates)."""
+    if duration_min not in DURATIONS_MIN:
+        raise BookingInvalid({"duration": f"Die Dauer muss {', '.join(map(str, DURATIONS_MIN))} Minuten sein."})
+    from network.scheduling.localtime import local_day_bounds
+
+    start, _ = local_day_bounds(first_day)
+    _, end = local_day_bounds(first_day + timedelta(days=days))
+    schedule = load_schedule(session, partner, start, end)
+    return free_slots(schedule, first_day, days, timedelta(minutes=duration_min), now, place, settings.rules)
+
+
+def _next_free(session: Session, partner: Partner, start: datetime, duration: timedelta, now: datetime,
+               place, settings: Settings, exclude_visit_id: int | None) -> list[Slot]:
+    first_day = max(to_local(start).date(), to_local(now).date())
+    from network.scheduling.localtime import local_day_bounds
+
+    window_start, _ = local_day_bounds(first_day)
+    _, window_end = local_day_bounds(first_day + timedelta(days=28))
+    schedule = load_schedule(session, partner, window_start, window_end, exclude_visit_id=exclude_visit_id)
+    slots = free_slots(schedule, first_day, 28, duration, now, place, settings.rules)
+    return [s for s in slots if s.start >= start][:NEXT_FREE_COUNT] or slots[:NEXT_FREE_COUNT]
+
+
+def clean_text(value: str | None) -> str:
+    """Trim and normalise line breaks to LF: iCalendar text has no CR, so CR LF would not round-trip."""
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _validate_firm(firm: FirmDetails, *, need_contact: bool) -> dict[str, str]:
+    for attr in ("name", "address", "contact", "email", "phone"):
+        setattr(firm, attr, clean_text(getattr(firm, attr)))
+    errors: dict[str, str] = {}
+    if not firm.name.strip():
+        errors["firm.name"] = "Bitte geben Sie den Namen der Firma an."
+    elif len(firm.name) > 200:
+        errors["firm.name"] = "Der Firmenname ist zu lang (höchstens 200 Zeichen)."
+    if not firm.address.strip():
+        errors["firm.address"] = "Bitte geben Sie die Adresse der Firma an."
+    elif len(firm.address) > 300:
+        errors["firm.address"] = "Die Adresse ist zu lang (höchstens 300 Zeichen)."
+    if need_contact:
+        if not firm.contact.strip():
+            errors["firm.contact"] = "Bitte geben Sie eine Ansprechperson an."
+        if not firm.email.strip():
+            errors["firm.email"] = "Bitte geben Sie eine E-Mail-Adresse an."
+    if firm.email.strip():
+        try:
+            validate_email(firm.email.strip(), check_deliverability=False)
+        except EmailNotValidError:
+            errors["firm.email"] = f"„{firm.email}“ ist keine gültige E-Mail-Adresse."
+    if len(firm.contact) > 200:
+        errors["firm.contact"] = "Der Name ist zu lang (höchstens 200 Zeichen)."
+    if len(firm.phone) > 60:
+        errors["firm.phone"] = "Die Telefonnummer ist zu lang (höchstens 60 Zeichen)."
+    return errors
+
+
+def _place(session: Session, partner: Partner, visit: Visit, start: datetime, duration: timedelta, now: datetime,
+           settings: Settings, *, require_offered: bool) -> None:
+    """Check [start, start+duration) for visit against the coach's other active visits; raise BookingConflict."""
+    end = start + duration
+    expire_requests(session, partner.id, now)
+    schedule = load_schedule(session, partner, start, end, exclude_visit_id=visit.id)
+    place = (visit.firm_lat, visit.firm_lon) if visit.firm_lat is not None else None
+    try:
+        check_visit(schedule, start, end, now, place, settings.rules, require_offered=require_offered)
+    except SlotRejected as exc:
+        next_free = _next_free(session, partner, start, duration, now, place, settings, visit.id)
+        raise BookingConflict(exc.code, exc.message, next_free) from None
+    visit.start_at, visit.end_at = start, end
+
+
+def _flush_or_conflict(session: Session, partner: Partner, visit: Visit, now: datetime, settings: Settings) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        # The PostgreSQL exclusion constraint caught what the check could not see.
+        if "visits_no_overlap" not in str(exc.orig):
+            raise
+        start, duration = as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at)
+        place = (visit.firm_lat, visit.firm_lon) if visit.firm_lat is not None else None
+        if visit in session.new:
+            session.expunge(visit)
+        with session.no_autoflush:
+            next_free = _next_free(session, partner, start, duration, now, place, settings, visit.id)
+        raise BookingConflict("overlap", "Der Termin überschneidet sich mit einem anderen Termin.",
+                              next_free) from None
+
+
+def _topic(session: Session, slug: str | None) -> Topic | None:
+    if not slug:
+        return None
+    topic = session.scalar(select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise BookingInvalid({"topic": f"Unbekanntes Thema „{slug}“."})
+    return topic
+
+
+def _duration(duration_min: int) -> timedelta:
+    if duration_min not in DURATIONS_MIN:
+        raise BookingInvalid({"duration_min": f"Die Dauer muss {', '.join(map(str, DURATIONS_MIN))} Minuten sein."})
+    return timedelta(minutes=duration_min)
+
+
+def request_visit(session: Session, partner: Partner, start: datetime, duration_min: int, firm: FirmDetails,
+                  topic_slug: str | None, message: str, now: datetime, settings: Settings) -> tuple[Visit, str]:
+    """A firm asks for a visit at an offered slot; returns the visit and the private manage token (shown once)."""
+    errors = _validate_firm(firm, need_contact=True)
+    message = clean_text(message)
+    if len(message) > 2000:
+        errors["message"] = "Die Nachricht ist zu lang (höchstens 2000 Zeichen)."
+    if firm.lat is None and "firm.address" not in errors:
+        errors["firm.address"] = "Die Adresse wurde nicht gefunden."
+    if partner.is_archived:
+        errors["partner_id"] = "Diesen Eintrag gibt es nicht mehr."
+    if errors:
+        raise BookingInvalid(errors)
+    duration = _duration(duration_min)
+    topic = _topic(session, topic_slug)
+    plain = secrets.token_urlsafe(32)
+    visit = Visit(partner_id=partner.id, status="requested", requested_by="firm",
+                  firm_name=firm.name.strip(), firm_address=firm.address.strip(), firm_lat=firm.lat,
+                  firm_lon=firm.lon, contact_name=firm.contact.strip(), contact_email=firm.email.strip(),
+                  contact_phone=firm.phone.strip(), topic=topic, message=(message or "").strip(),
+                  manage_token_hash=token_hash(plain), expires_at=now + settings.request_ttl,
+                  start_at=start, end_at=start + duration)
+    _place(session, partner, visit, as_utc(start), duration, now, settings, require_offered=True)
+    session.add(visit)
+    _flush_or_conflict(session, partner, visit, now, settings)
+    record(session, actor=None, entity=visit, action="request", before=None, after=visit_snapshot(visit),
+           entity_label=f"Termin {visit.firm_name}")
+    return visit, plain
+
+
+def book_visit(session: Session, partner: Partner, actor, start: datetime, duration_min: int, firm: FirmDetails,
+               topic_slug: str | None, message: str, now: datetime, settings: Settings) -> Visit:
+    """A coach books a confirmed visit directly (outside working hours allowed, never overlapping)."""
+    if actor is None or not can_manage_partner_visits(actor, partner):
+        raise NotAllowed("partner")
+    errors = _validate_firm(firm, need_contact=False)
+    message = clean_text(message)
+    if len(message) > 2000:
+        errors["message"] = "Die Nachricht ist zu lang (höchstens 2000 Zeichen)."
+    if firm.lat is None and "firm.address" not in errors:
+        errors["firm.address"] = "Die Adresse wurde nicht gefunden."
+    if errors:
+        raise BookingInvalid(errors)
+    duration = _duration(duration_min)
+    topic = _topic(session, topic_slug)
+    plain = secrets.token_urlsafe(32)
+    visit = Visit(partner_id=partner.id, status="confirmed", requested_by="coach",
+                  firm_name=firm.name.strip(), firm_address=firm.address.strip(), firm_lat=firm.lat,
+                  firm_lon=firm.lon, contact_name=firm.contact.strip(), contact_email=firm.email.strip(),
+                  contact_phone=firm.phone.strip(), topic=topic, message=(message or "").strip(),
+                  manage_token_hash=token_hash(plain), start_at=start, end_at=start + duration)
+    _place(session, partner, visit, as_utc(start), duration, now, settings, require_offered=False)
+    session.add(visit)
+    _flush_or_conflict(session, partner, visit, now, settings)
+    record(session, actor=actor, entity=visit, action="book", before=None, after=visit_snapshot(visit),
+           entity_label=f"Termin {visit.firm_name}")
+    return visit
+
+
+def can_manage_partner_visits(user, partner: Partner) -> bool:
+    """A coach manages the visits of their own listing; admins may help out."""
+    return bool(user is not None and user.is_active and (user.is_admin or user.partner_id == partner.id))
+
+
+def visit_snapshot(visit: Visit) -> dict:
+    return {
+        "status": visit.status,
+        "start_at": as_utc(visit.start_at).isoformat() if visit.start_at else None,
+        "end_at": as_utc(visit.end_at).isoformat() if visit.end_at else None,
+        "firm_name": visit.firm_name,
+        "firm_address": visit.firm_address,
+        "contact_name": visit.contact_name,
+        "contact_email": visit.contact_email,
+        "contact_phone": visit.contact_phone,
+        "sequence": visit.sequence,
+        "took_place": visit.took_place,
+    }
+
+
+def _change(session: Session, visit: Visit, actor, action: str, before: dict, note: str = "") -> None:
+    session.flush()
+    record(session, actor=actor, entity=visit, action=action, before=before, after=visit_snapshot(visit),
+           note=note, entity_label=f"Termin {visit.firm_name}")
+
+
+def confirm_visit(session: Session, visit: Visit, actor, now: datetime, settings: Settings) -> Visit:
+    if not can_manage_partner_visits(actor, visit.partner):
+        raise NotAllowed("visit")
+    expire_requests(session, visit.partner_id, now)
+    session.refresh(visit)
+    if visit.status != "requested":
+        raise NotAllowed("state")
+    before = visit_snapshot(visit)
+    # Confirming is a write path too: the slot is re-checked (not the offer rules: the coach decides).
+    _place(session, visit.partner, visit, as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at),
+           now, settings, require_offered=False)
+    visit.status = "confirmed"
+    visit.expires_at = None
+    visit.sequence += 1
+    _flush_or_conflict(session, visit.partner, visit, now, settings)
+    _change(session, visit, actor, "confirm", before)
+    return visit
+
+
+def decline_visit(session: Session, visit: Visit, actor, reason: str, now: datetime) -> Visit:
+    if not can_manage_partner_visits(actor, visit.partner):
+        raise NotAllowed("visit")
+    if visit.status != "requested":
+        raise NotAllowed("state")
+    if not (reason or "").strip():
+        raise BookingInvalid({"reason": "Bitte geben Sie einen Grund für die Absage an."})
+    before = visit_snapshot(visit)
+    visit.status = "declined"
+    visit.decline_reason = clean_text(reason)[:2000]
+    visit.sequence += 1
+    _change(session, visit, actor, "decline", before, note=visit.decline_reason)
+    return visit
+
+
+def reschedule_visit(session: Session, visit: Visit, new_start: datetime, now: datetime, settings: Settings, *,
+                     actor=None, by_firm: bool = False) -> Visit:
+    """Move an active visit; a firm's move of a confirmed visit needs the coach's confirmation again."""
+    if not by_firm and not can_manage_partner_visits(actor, visit.partner):
+        raise NotAllowed("visit")
+    if visit.status not in ACTIVE_STATES:
+        raise NotAllowed("state")
+    before = visit_snapshot(visit)
+    duration = as_utc(visit.end_at) - as_utc(visit.start_at)
+    _place(session, visit.partner, visit, as_utc(new_start), duration, now, settings, require_offered=by_firm)
+    if by_firm:
+        visit.status = "requested"
+        visit.expires_at = now + settings.request_ttl
+    visit.sequence += 1
+    _flush_or_conflict(session, visit.partner, visit, now, settings)
+    _change(session, visit, actor, "reschedule", before)
+    return visit
+
+
+def cancel_visit(session: Session, visit: Visit, now: datetime, *, actor=None, by_firm: bool = False) -> Visit:
+    if not by_firm and not can_manage_partner_visits(actor, visit.partner):
+        raise NotAllowed("visit")
+    if visit.status not in ACTIVE_STATES:
+        raise NotAllowed("state")
+    before = visit_snapshot(visit)
+    visit.status = "cancelled"
+    visit.cancelled_at = now
+    visit.sequence += 1
+    _change(session, visit, actor, "cancel", before, note="durch die Firma" if by_firm else "")
+    return visit
+
+
+def record_outcome(session: Session, visit: Visit, actor, took_place: bool, notes: str, now: datetime) -> Visit:
+    if not can_manage_partner_visits(actor, visit.partner):
+        raise NotAllowed("visit")
+    if visit.status != "confirmed" or as_utc(visit.start_at) > now:
+        raise NotAllowed("state")
+    before = visit_snapshot(visit)
+    visit.took_place = took_place
+    visit.outcome_notes = clean_text(notes)[:5000]
+    _change(session, visit, actor, "outcome", before)
+    return visit
+
+
+def visit_by_manage_token(session: Session, token: str) -> Visit | None:
+    if not token or len(token) > 200:
+        return None
+    return session.scalar(select(Visit).where(Visit.manage_token_hash == token_hash(token)))
+
+
+def rotate_feed_token(session: Session, partner: Partner) -> str:
+    """A new secret for the coach's calendar feed; the old URL stops working at once."""
+    profile = ensure_profile(session, partner)
+    plain = secrets.token_urlsafe(32)
+    profile.feed_token_hash = token_hash(plain)
+    session.flush()
+    return plain
+
+
+def partner_by_feed_token(session: Session, token: str) -> Partner | None:
+    if not token or len(token) > 200:
+        return None
+    profile = session.scalar(select(SchedulingProfile).where(SchedulingProfile.feed_token_hash == token_hash(token)))
+    return profile.partner if profile is not None else None
+
+
+def feed_visits(session: Session, partner: Partner, now: datetime) -> list[Visit]:
+    """Active visits, and cancelled/declined/expired ones of the last 30 days so subscribed clients remove them."""
+    cutoff = now - timedelta(days=30)
+    return list(session.scalars(
+        select(Visit).where(
+            Visit.partner_id == partner.id,
+            (Visit.status.in_(ACTIVE_STATES)) | and_(Visit.updated_at >= cutoff),
+        ).order_by(Visit.start_at)
+    ))
