@@ -45,6 +45,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'partnernetz.sqlite'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
+    # Absolute base URL for links in mails sent from the command line (remind-stale).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
     # Languages: German first, English second.
     LANGUAGES = ["de", "en"]
     BABEL_DEFAULT_LOCALE = "de"
@@ -60,6 +63,7 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    API_WRITE_RATE_LIMIT = os.environ.get("API_WRITE_RATE_LIMIT", "60 per minute")
 
     # Map. MAP_TILES: a URL template, "osm" for OpenStreetMap, or "none" for no tile layer.
     MAP_TILES = os.environ.get("MAP_TILES", "osm")
@@ -79,6 +83,12 @@ class Config:
     NOMINATIM_URL = os.environ.get("NOMINATIM_URL") or None
     NOMINATIM_USER_AGENT = os.environ.get("NOMINATIM_USER_AGENT", "Partnernetz/1.0 (+admin contact)")
     GEOCODE_CACHE_PATH = os.environ.get("GEOCODE_CACHE_PATH") or str(INSTANCE_DIR / "geocode_cache.sqlite")
+
+    # Visit scheduler: travel time = great-circle km x road factor / speed + buffer (docs/scheduling.md)
+    SCHEDULING_ROAD_FACTOR = _env_float("SCHEDULING_ROAD_FACTOR", 1.3)
+    SCHEDULING_SPEED_KMH = _env_float("SCHEDULING_SPEED_KMH", 50.0)
+    SCHEDULING_BUFFER_MIN = _env_float("SCHEDULING_BUFFER_MIN", 15.0)
+    SCHEDULING_REQUEST_TTL_DAYS = _env_int("SCHEDULING_REQUEST_TTL_DAYS", 7)
 
     # Mail: without MAIL_SERVER messages go as .eml files to the instance outbox.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
@@ -107,7 +117,9 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
 
     @classmethod
-    def check(cls) -> None:
+    def check(cls) -> dict:
+        """Refuse to start without the secrets; return them as config values, read now from the environment."""
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"ProductionConfig needs the environment variables: {', '.join(missing)}")
+        return {"SECRET_KEY": os.environ["SECRET_KEY"], "SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"]}

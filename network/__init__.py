@@ -19,16 +19,37 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config.from_object(config_class)
     check = getattr(config_class, "check", None)
     if check is not None:
-        check()
+        # Production reads its secrets when the app starts, not when config.py was imported.
+        app.config.update(check())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key_from_instance(Path(app.instance_path))
 
+    register_request_state(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+# Per-request values that Flask-Babel, Flask-Login, Flask-WTF and our CSP cache on g.
+REQUEST_STATE_ON_G = ("_flask_babel", "_login_user", "csrf_token", "csp_nonce")
+
+
+def register_request_state(app: Flask) -> None:
+    """Start every request with a clean g.
+
+    g belongs to the app context, and an outer context (tests, CLI, a worker that
+    keeps one) is shared by all requests inside it: a cached login, locale, CSRF
+    token or CSP nonce would leak from one request into the next.
+    """
+    from flask import g
+
+    @app.before_request
+    def _fresh_request_state() -> None:
+        for key in REQUEST_STATE_ON_G:
+            g.pop(key, None)
 
 
 def register_extensions(app: Flask) -> None:
@@ -82,6 +103,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(i18n_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    from network.scheduling.api import bp as scheduling_api_bp
+    from network.scheduling.routes import bp as scheduling_bp
+
+    app.register_blueprint(scheduling_bp)
+    app.register_blueprint(scheduling_api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -6,7 +6,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from network.accounts.commands import account_commands
+    from network.admin.commands import admin_commands
     from network.directory.commands import directory_commands
 
-    for command in [*directory_commands, *account_commands]:
+    for command in [*directory_commands, *account_commands, *admin_commands]:
         app.cli.add_command(command)

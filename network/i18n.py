@@ -1,17 +1,10 @@
 """Language choice: German first, English second; from ?lang=, then the remembered choice, then the browser."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 
 bp = Blueprint("i18n", __name__)
-
-
-@bp.before_app_request
-def _fresh_locale() -> None:
-    # Flask-Babel caches the locale on g, which an outer app context (tests, CLI)
-    # can share between requests; each request chooses its language anew.
-    g.pop("_flask_babel", None)
 
 
 def select_locale() -> str:

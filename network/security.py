@@ -31,12 +31,6 @@ def _tile_origin(tiles: str) -> str | None:
 def register(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
-    @app.before_request
-    def _fresh_nonce():
-        # g belongs to the app context, which an outer context (tests, CLI) can share
-        # between requests; a nonce must never be reused.
-        g.pop("csp_nonce", None)
-
     @app.after_request
     def _headers(response):
         img_src = "'self' data:"

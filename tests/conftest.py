@@ -183,3 +183,32 @@ def login(client) -> Callable[..., None]:
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     return _login
+
+
+@pytest.fixture()
+def set_clock(app):
+    """set_clock(datetime) fixes the app's notion of now (config CLOCK) for the test; restored afterwards."""
+    previous = app.config.get("CLOCK")
+
+    def _set(moment) -> None:
+        app.config["CLOCK"] = (lambda: moment) if moment is not None else None
+
+    yield _set
+    app.config["CLOCK"] = previous
+
+
+@pytest.fixture()
+def make_coach(make_partner, make_user):
+    """make_coach(**partner_overrides) -> (partner, user): a coach listing with Mon–Fri 08:00–17:00 and an account."""
+    from network.scheduling.models import WorkingHours
+
+    def _make(hours=((0, 480, 1020), (1, 480, 1020), (2, 480, 1020), (3, 480, 1020), (4, 480, 1020)),
+              **overrides):
+        partner = make_partner(**overrides)
+        for weekday, start, end in hours:
+            db.session.add(WorkingHours(partner_id=partner.id, weekday=weekday, start_minute=start, end_minute=end))
+        db.session.commit()
+        user = make_user("coach", partner=partner)
+        return partner, user
+
+    return _make

@@ -5,6 +5,14 @@ from flask import render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from network.admin import (  # noqa: F401  (each module registers its views on bp)
+    audit_routes,
+    import_routes,
+    listings_routes,
+    moderation_routes,
+    privacy_routes,
+    users_routes,
+)
 from network.admin.blueprint import bp
 from network.admin.models import Suggestion
 from network.directory.models import Partner

@@ -16,7 +16,7 @@ bp = Blueprint("directory_api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 
-def _feature(hit, lang: str) -> dict:
+def partner_feature(hit, lang: str) -> dict:
     p = hit.partner
     props = {
         "id": p.id,
@@ -63,7 +63,7 @@ def partners():
     lang = current_language()
     body = {
         "type": "FeatureCollection",
-        "features": [_feature(hit, lang) for hit in result.hits],
+        "features": [partner_feature(hit, lang) for hit in result.hits],
         "total": result.total,
         "page": result.page,
         "per_page": result.per_page,

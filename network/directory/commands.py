@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from network.dbutil import utcnow
 from network.directory.csvio import ImportFailed, export_partners, import_partners, read_table
 from network.directory.demo import seed_demo, seed_demo_if_empty
 from network.directory.taxonomy import ensure_taxonomy
@@ -19,10 +20,12 @@ from network.extensions import db
 def seed_demo_cmd(if_empty: bool) -> None:
     """Demo-Einträge anlegen: erfundene Personen bei echten Einrichtungen, als Demo markiert."""
     from network.accounts.demo import demo_login_hint, seed_demo_users
+    from network.scheduling.demo import seed_demo_schedule
 
     created = seed_demo_if_empty(db.session) if if_empty else seed_demo(db.session)
     if created or not if_empty:
         seed_demo_users(db.session)
+        seed_demo_schedule(db.session, utcnow())  # after the listings: every coach and scout gets a calendar
     db.session.commit()
     if created:
         click.echo(f"{created} Demo-Partner angelegt.")

@@ -139,12 +139,15 @@ def set_archived(session: Session, partner: Partner, archived: bool, *, actor) -
     return partner
 
 
-def confirm_listing(session: Session, partner: Partner, *, actor, now: datetime | None = None) -> Partner:
-    """Mark a listing as still correct (the one-click confirm link or an editor); flushes."""
+def confirm_listing(session: Session, partner: Partner, *, actor, now: datetime | None = None,
+                    note: str = "") -> Partner:
+    """Mark a listing as still correct (the confirm link or an editor); flushes."""
     before = partner_snapshot(partner)
     partner.confirmed_at = now or utcnow()
     session.flush()
-    record(session, actor=actor, entity=partner, action="confirm", before=before, after=partner_snapshot(partner))
+    record(session, actor=actor, entity=partner, action="confirm", before=before, after=partner_snapshot(partner),
+           note=note)
+    session.flush()
     return partner
 
 

@@ -137,7 +137,9 @@ class Partner(db.Model):
 
     kind: Mapped[Kind] = relationship()
     region: Mapped[Region] = relationship()
-    merged_into: Mapped[Optional["Partner"]] = relationship(remote_side="Partner.id", foreign_keys=[merged_into_id])
+    # viewonly: a writable self-reference makes the ORM insert partners one statement at a time.
+    merged_into: Mapped[Optional["Partner"]] = relationship(remote_side="Partner.id", foreign_keys=[merged_into_id],
+                                                           viewonly=True)
     organisation: Mapped[Optional[Organisation]] = relationship(back_populates="partners")
     topics: Mapped[list[Topic]] = relationship(secondary=partner_topics, order_by=Topic.sort_order)
 

@@ -139,3 +139,6 @@ def profile(partner_id: int):
     if partner is None or partner.is_archived:
         abort(404)
     return render_template("directory/profile.html", partner=partner, lang=current_language())
+
+
+from network.directory import suggest_routes  # noqa: E402,F401

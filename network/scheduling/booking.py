@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,16 @@ class Settings:
     request_ttl: timedelta = REQUEST_TTL
 
 
+def settings_from_config(config) -> Settings:
+    """Settings from a mapping with the SCHEDULING_* keys (the Flask config)."""
+    return Settings(
+        rules=TravelRules(road_factor=float(config.get("SCHEDULING_ROAD_FACTOR", 1.3)),
+                          speed_kmh=float(config.get("SCHEDULING_SPEED_KMH", 50.0)),
+                          buffer_min=float(config.get("SCHEDULING_BUFFER_MIN", 15.0))),
+        request_ttl=timedelta(days=int(config.get("SCHEDULING_REQUEST_TTL_DAYS", 7))),
+    )
+
+
 def ensure_profile(session: Session, partner: Partner) -> SchedulingProfile:
     profile = session.scalar(select(SchedulingProfile).where(SchedulingProfile.partner_id == partner.id))
     if profile is None:
@@ -97,13 +107,20 @@ def expire_requests(session: Session, partner_id: int, now: datetime) -> int:
         update(Visit)
         .where(Visit.partner_id == partner_id, Visit.status == "requested", Visit.expires_at <= now)
         .values(status="expired", sequence=Visit.sequence + 1)
+        # "fetch", not the default "evaluate": evaluating the criteria in Python compares SQLite's naive
+        # expires_at of visits already in the session with the aware `now` and raises TypeError.
+        .execution_options(synchronize_session="fetch")
     )
     return result.rowcount or 0
 
 
 def load_schedule(session: Session, partner: Partner, start: datetime, end: datetime, *,
-                  exclude_visit_id: int | None = None) -> Schedule:
-    """The coach's rules plus the active visits between start and end (a day of margin on each side)."""
+                  exclude_visit_id: int | None = None, now: datetime | None = None) -> Schedule:
+    """The coach's rules plus the active visits between start and end (a day of margin on each side).
+
+    With now, a request whose expiry has passed no longer holds its slot even before
+    expire_requests has written that down (a read path does not write).
+    """
     profile = ensure_profile(session, partner)
     hours = [(h.weekday, h.start_minute, h.end_minute) for h in session.scalars(
         select(WorkingHours).where(WorkingHours.partner_id == partner.id))]
@@ -119,6 +136,8 @@ def load_schedule(session: Session, partner: Partner, start: datetime, end: date
     )
     if exclude_visit_id is not None:
         stmt = stmt.where(Visit.id != exclude_visit_id)
+    if now is not None:
+        stmt = stmt.where(or_(Visit.status != "requested", Visit.expires_at.is_(None), Visit.expires_at > as_utc(now)))
     busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
                  (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
             for v in session.scalars(stmt)]
@@ -137,7 +156,7 @@ def available_slots(session: Session, partner: Partner, first_day: date, days: i
 
     start, _ = local_day_bounds(first_day)
     _, end = local_day_bounds(first_day + timedelta(days=days))
-    schedule = load_schedule(session, partner, start, end)
+    schedule = load_schedule(session, partner, start, end, now=now)
     return free_slots(schedule, first_day, days, timedelta(minutes=duration_min), now, place, settings.rules)
 
 
@@ -148,14 +167,21 @@ def _next_free(session: Session, partner: Partner, start: datetime, duration: ti
 
     window_start, _ = local_day_bounds(first_day)
     _, window_end = local_day_bounds(first_day + timedelta(days=28))
-    schedule = load_schedule(session, partner, window_start, window_end, exclude_visit_id=exclude_visit_id)
+    schedule = load_schedule(session, partner, window_start, window_end, exclude_visit_id=exclude_visit_id, now=now)
     slots = free_slots(schedule, first_day, 28, duration, now, place, settings.rules)
     return [s for s in slots if s.start >= start][:NEXT_FREE_COUNT] or slots[:NEXT_FREE_COUNT]
 
 
+_CONTROL = {code: None for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+
+
 def clean_text(value: str | None) -> str:
-    """Trim and normalise line breaks to LF: iCalendar text has no CR, so CR LF would not round-trip."""
-    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    """Trim, normalise line breaks to LF and drop other control characters.
+
+    iCalendar text has no CR, so CR LF would not round-trip; control characters are not
+    allowed in iCalendar TEXT, and PostgreSQL refuses NUL in text columns (a 500).
+    """
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL).strip()
 
 
 def _validate_firm(firm: FirmDetails, *, need_contact: bool) -> dict[str, str]:
@@ -203,19 +229,25 @@ def _place(session: Session, partner: Partner, visit: Visit, start: datetime, du
 
 
 def _flush_or_conflict(session: Session, partner: Partner, visit: Visit, now: datetime, settings: Settings) -> None:
+    """Flush the visit; when the PostgreSQL exclusion constraint refuses it, raise BookingConflict.
+
+    The constraint catches what the check could not see (a writer that bypassed the lock).
+    The failed flush has spoilt the transaction (a savepoint would not help: begin_nested()
+    flushes before it emits SAVEPOINT), so it is rolled back here and the next free slots
+    are read in a fresh one; the caller's booking_transaction then rolls back again.
+    """
+    start, duration = as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at)
+    place = (visit.firm_lat, visit.firm_lon) if visit.firm_lat is not None else None
+    visit_id, partner_id = visit.id, partner.id
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError as exc:
-        # The PostgreSQL exclusion constraint caught what the check could not see.
         if "visits_no_overlap" not in str(exc.orig):
             raise
-        start, duration = as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at)
-        place = (visit.firm_lat, visit.firm_lon) if visit.firm_lat is not None else None
-        if visit in session.new:
-            session.expunge(visit)
+        session.rollback()
+        partner = session.get(Partner, partner_id)
         with session.no_autoflush:
-            next_free = _next_free(session, partner, start, duration, now, place, settings, visit.id)
+            next_free = _next_free(session, partner, start, duration, now, place, settings, visit_id)
         raise BookingConflict("overlap", "Der Termin überschneidet sich mit einem anderen Termin.",
                               next_free) from None
 
@@ -320,12 +352,21 @@ def _change(session: Session, visit: Visit, actor, action: str, before: dict, no
            note=note, entity_label=f"Termin {visit.firm_name}")
 
 
+def current_status(session: Session, visit: Visit, now: datetime) -> str:
+    """The visit's state at now: unanswered requests past their expiry are written down as expired first.
+
+    Every state change starts here, so an expired request can be neither confirmed, declined,
+    moved nor cancelled (which would revive it or report a misleading change to the firm).
+    """
+    expire_requests(session, visit.partner_id, now)
+    session.refresh(visit)
+    return visit.status
+
+
 def confirm_visit(session: Session, visit: Visit, actor, now: datetime, settings: Settings) -> Visit:
     if not can_manage_partner_visits(actor, visit.partner):
         raise NotAllowed("visit")
-    expire_requests(session, visit.partner_id, now)
-    session.refresh(visit)
-    if visit.status != "requested":
+    if current_status(session, visit, now) != "requested":
         raise NotAllowed("state")
     before = visit_snapshot(visit)
     # Confirming is a write path too: the slot is re-checked (not the offer rules: the coach decides).
@@ -342,7 +383,7 @@ def confirm_visit(session: Session, visit: Visit, actor, now: datetime, settings
 def decline_visit(session: Session, visit: Visit, actor, reason: str, now: datetime) -> Visit:
     if not can_manage_partner_visits(actor, visit.partner):
         raise NotAllowed("visit")
-    if visit.status != "requested":
+    if current_status(session, visit, now) != "requested":
         raise NotAllowed("state")
     if not (reason or "").strip():
         raise BookingInvalid({"reason": "Bitte geben Sie einen Grund für die Absage an."})
@@ -359,7 +400,7 @@ def reschedule_visit(session: Session, visit: Visit, new_start: datetime, now: d
     """Move an active visit; a firm's move of a confirmed visit needs the coach's confirmation again."""
     if not by_firm and not can_manage_partner_visits(actor, visit.partner):
         raise NotAllowed("visit")
-    if visit.status not in ACTIVE_STATES:
+    if current_status(session, visit, now) not in ACTIVE_STATES:
         raise NotAllowed("state")
     before = visit_snapshot(visit)
     duration = as_utc(visit.end_at) - as_utc(visit.start_at)
@@ -376,7 +417,7 @@ def reschedule_visit(session: Session, visit: Visit, new_start: datetime, now: d
 def cancel_visit(session: Session, visit: Visit, now: datetime, *, actor=None, by_firm: bool = False) -> Visit:
     if not by_firm and not can_manage_partner_visits(actor, visit.partner):
         raise NotAllowed("visit")
-    if visit.status not in ACTIVE_STATES:
+    if current_status(session, visit, now) not in ACTIVE_STATES:
         raise NotAllowed("state")
     before = visit_snapshot(visit)
     visit.status = "cancelled"
@@ -426,6 +467,7 @@ def feed_visits(session: Session, partner: Partner, now: datetime) -> list[Visit
     return list(session.scalars(
         select(Visit).where(
             Visit.partner_id == partner.id,
-            (Visit.status.in_(ACTIVE_STATES)) | and_(Visit.updated_at >= cutoff),
+            # cancelled_at carries the injected clock; updated_at is always the wall clock (onupdate).
+            (Visit.status.in_(ACTIVE_STATES)) | and_(func.coalesce(Visit.cancelled_at, Visit.updated_at) >= cutoff),
         ).order_by(Visit.start_at)
     ))

@@ -4,7 +4,11 @@ Times are written as Europe/Berlin local times with a rule-based (RRULE) VTIMEZO
 not icalendar's generated list of RDATEs, which Outlook is reported to misread.
 Updates keep the UID and raise SEQUENCE; cancellations are METHOD:CANCEL with
 STATUS:CANCELLED. Text goes through icalendar's escaping, so commas, semicolons,
-backslashes and line breaks in user data stay text and never start a component.
+backslashes and line breaks in user data stay text and never start a component;
+a CR LF or lone CR becomes LF (iCalendar text has no CR). Names in the CN parameter of
+ORGANIZER/ATTENDEE are display names: their line breaks and runs of white space become
+one space and a double quote becomes ' (parameter values cannot hold them portably:
+RFC 6868's ^' and ^n are not understood by vobject or, reportedly, Outlook).
 """
 from __future__ import annotations
 
@@ -81,10 +85,28 @@ def _calendar(method: str) -> Calendar:
     return cal
 
 
+class Text(vText):
+    """TEXT escaped by RFC 5545 alone (backslash, semicolon, comma, line break).
+
+    icalendar's own escaping first turns a literal backslash-N into a line break, so
+    "C:\\Neu" would come back as "C:" and "eu" on two lines.
+    """
+
+    def to_ical(self) -> bytes:
+        text = str(self).replace("\r\n", "\n").replace("\r", "\n")
+        escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+        return escaped.encode(self.encoding)
+
+
+def display_name(name: str) -> str:
+    """A name as the CN parameter carries it: one line, no double quotes."""
+    return " ".join((name or "").replace('"', "'").split())
+
+
 def _address(email: str, name: str, **params: str) -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["cn"] = vText(name)
+    if display_name(name):
+        address.params["cn"] = vText(display_name(name))
     for key, value in params.items():
         address.params[key.replace("_", "-")] = value
     return address
@@ -94,6 +116,18 @@ def _local(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(BERLIN)
 
 
+def _when(moment: datetime) -> datetime:
+    """DTSTART/DTEND value: Berlin local time, but UTC inside the repeated autumn hour.
+
+    A TZID local time 02:30 on 2026-10-25 names two instants and RFC 5545 reads it as
+    the first; a visit at the second 02:30 (+01:00) would move an hour. UTC is exact.
+    """
+    local = _local(moment)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return as_utc(moment)
+    return local
+
+
 def _event(data: InviteData, now: datetime, *, cancelled: bool, with_alarm: bool) -> Event:
     event = Event()
     event.add("uid", data.uid)
@@ -101,15 +135,15 @@ def _event(data: InviteData, now: datetime, *, cancelled: bool, with_alarm: bool
     event.add("dtstamp", as_utc(now))
     if data.created is not None:
         event.add("created", as_utc(data.created))
-    event.add("dtstart", _local(data.start))
-    event.add("dtend", _local(data.end))
-    event.add("summary", data.summary)
+    event.add("dtstart", _when(data.start))
+    event.add("dtend", _when(data.end))
+    event.add("summary", Text(data.summary))
     if data.location:
-        event.add("location", data.location)
+        event.add("location", Text(data.location))
     if data.lat is not None and data.lon is not None:
         event.add("geo", (round(data.lat, 6), round(data.lon, 6)))
     if data.description:
-        event.add("description", data.description)
+        event.add("description", Text(data.description))
     if data.url:
         event.add("url", data.url)
     event.add("status", "CANCELLED" if cancelled else STATUS_MAP.get(data.status, "TENTATIVE"))
@@ -124,7 +158,7 @@ def _event(data: InviteData, now: datetime, *, cancelled: bool, with_alarm: bool
     if with_alarm and not cancelled:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", data.summary)
+        alarm.add("description", Text(data.summary))
         alarm.add("trigger", timedelta(hours=-1))
         event.add_component(alarm)
     return event
@@ -154,7 +188,7 @@ def message_for(data: InviteData, now: datetime) -> tuple[str, bytes]:
 def feed(visits: Iterable[InviteData], now: datetime, calendar_name: str) -> bytes:
     """METHOD:PUBLISH with every visit; ended ones stay as STATUS:CANCELLED so subscribers remove them."""
     cal = _calendar("PUBLISH")
-    cal.add("x-wr-calname", calendar_name)
+    cal.add("x-wr-calname", Text(calendar_name))
     cal.add("x-wr-timezone", "Europe/Berlin")
     cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")

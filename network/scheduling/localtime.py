@@ -5,6 +5,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# Instants the scheduler accepts: far enough from datetime's limits that adding a visit's length,
+# a horizon or a UTC offset never overflows (year 1 or 9999 would raise OverflowError: a 500).
+MIN_YEAR, MAX_YEAR = 2000, 2099
+OUT_OF_RANGE = "Das Datum liegt außerhalb des planbaren Zeitraums (2000 bis 2099)."
 
 
 class LocalTimeError(ValueError):
@@ -41,6 +45,8 @@ def local_to_utc(naive: datetime) -> datetime:
     2026-10-25 02:30) follow one documented rule: the FIRST occurrence, i.e.
     summer time (+02:00, fold=0), the earlier instant.
     """
+    if not MIN_YEAR <= naive.year <= MAX_YEAR:
+        raise LocalTimeError(OUT_OF_RANGE)
     if naive.tzinfo is not None:
         return as_utc(naive)
     if not exists_locally(naive):
@@ -59,12 +65,10 @@ def parse_instant(text: str, field: str = "start") -> datetime:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise LocalTimeError(f"„{raw}“ ist kein gültiger Zeitpunkt (erwartet: 2026-12-01T09:00).", field) from None
-    if parsed.tzinfo is None:
-        try:
-            return local_to_utc(parsed)
-        except LocalTimeError as exc:
-            raise LocalTimeError(exc.message, field) from None
-    return as_utc(parsed)
+    try:
+        return local_to_utc(parsed)
+    except LocalTimeError as exc:
+        raise LocalTimeError(exc.message, field) from None
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -5,9 +5,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from network.scheduling.models import SchedulingProfile
+
+
+def _lock_profile_row(session: Session, partner_id: int) -> None:
+    """SELECT … FOR UPDATE on the coach's profile row, creating the row first if the coach has none yet.
+
+    Without the row there would be nothing to lock: the first concurrent bookings would all
+    run unserialised and all but one fail on the profile's unique partner_id (a 500). A
+    concurrent creation waits on that unique index until the creator's booking commits, then
+    fails inside its savepoint and simply locks the row the winner made.
+    """
+    lock = select(SchedulingProfile.id).where(SchedulingProfile.partner_id == partner_id).with_for_update()
+    if session.execute(lock).scalar() is not None:
+        return
+    from network.directory.models import Partner
+    from network.scheduling.booking import ensure_profile
+
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        return  # the service reports the unknown partner
+    try:
+        with session.begin_nested():
+            ensure_profile(session, partner)
+    except IntegrityError:
+        pass  # created by a concurrent booking, which has committed by now
+    session.execute(lock)
 
 
 @contextmanager
@@ -18,6 +44,8 @@ def booking_transaction(session: Session, partner_id: int) -> Iterator[None]:
     only flush). Reads done before it are committed first so that the check sees the
     latest state: on SQLite the transaction must begin IMMEDIATE (taking the write lock
     before reading), otherwise two requests read the same free slot and both insert.
+    On PostgreSQL (READ COMMITTED) the coach's profile row is locked FOR UPDATE first,
+    so every later statement of the transaction sees what the previous booking committed.
     """
     inner = session.registry() if hasattr(session, "registry") else session  # scoped_session proxies
     if inner.in_transaction():
@@ -28,8 +56,7 @@ def booking_transaction(session: Session, partner_id: int) -> Iterator[None]:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         else:
             # The profile row is the per-coach mutex; the exclusion constraint is the backstop.
-            session.execute(select(SchedulingProfile.id).where(SchedulingProfile.partner_id == partner_id)
-                            .with_for_update())
+            _lock_profile_row(session, partner_id)
         session.execute(update(SchedulingProfile).where(SchedulingProfile.partner_id == partner_id)
                         .values(lock_version=SchedulingProfile.lock_version + 1))
         yield

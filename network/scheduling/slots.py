@@ -114,7 +114,16 @@ def working_intervals(schedule: Schedule, day: date) -> list[Interval]:
         if start is not None and end is not None and end > start:
             intervals.append(Interval(start, end))
     intervals.sort(key=lambda i: i.start)
-    return intervals
+    # Overlapping or touching entries (08-12 and 10-14, or 08-12 and 12-17) are one working interval:
+    # otherwise the same start would be offered twice and the home rule would see two day starts.
+    merged: list[Interval] = []
+    for interval in intervals:
+        if merged and interval.start <= merged[-1].end:
+            if interval.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return merged
 
 
 class _Index:

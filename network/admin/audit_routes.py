@@ -1,0 +1,227 @@
+"""The audit log as a filterable, paginated list (/admin/protokoll); who sees which rows is decided in audit_scope."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import abort, render_template, request
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+
+from network.admin.blueprint import bp
+from network.admin.models import AuditEntry, Suggestion
+from network.directory.csvio import LOCAL_TZ
+from network.directory.models import Partner
+from network.extensions import db
+
+PER_PAGE = 50
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class AuditFilters:
+    """Checked filter values; errors maps a parameter to its German message (the filter is then ignored)."""
+
+    entity: str = ""
+    action: str = ""
+    actor: str = ""  # "" | "system" | a user id
+    date_from: date | None = None
+    date_to: date | None = None
+    partner_id: int | None = None
+    page: int = 1
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def audit_scope(user) -> ColumnElement[bool]:
+    """Rows the user may read: admins all; editors their regions' listings and suggestions and their own actions;
+    coaches their own listing's rows and their own actions (the list page itself is closed to coaches)."""
+    if not user.is_active:
+        return false()
+    if user.is_admin:
+        return true()
+    own = AuditEntry.actor_id == user.id
+    if user.is_editor and user.region_ids:
+        regions = list(user.region_ids)
+        return or_(
+            own,
+            and_(AuditEntry.entity_type == "partners",
+                 AuditEntry.entity_id.in_(select(Partner.id).where(Partner.region_id.in_(regions)))),
+            and_(AuditEntry.entity_type == "suggestions",
+                 AuditEntry.entity_id.in_(select(Suggestion.id).where(Suggestion.region_id.in_(regions)))),
+        )
+    if user.is_coach and user.partner_id is not None:
+        return or_(own, and_(AuditEntry.entity_type == "partners", AuditEntry.entity_id == user.partner_id))
+    return own
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+
+
+def audit_query(user, filters: AuditFilters) -> Select[tuple[AuditEntry]]:
+    """The visible entries matching the filters, newest first."""
+    stmt = select(AuditEntry).where(audit_scope(user))
+    if filters.entity:
+        stmt = stmt.where(AuditEntry.entity_type == filters.entity)
+    if filters.action:
+        stmt = stmt.where(AuditEntry.action == filters.action)
+    if filters.actor == "system":
+        stmt = stmt.where(AuditEntry.actor_id.is_(None))
+    elif filters.actor:
+        stmt = stmt.where(AuditEntry.actor_id == int(filters.actor))
+    if filters.date_from is not None:
+        stmt = stmt.where(AuditEntry.created_at >= _local_midnight_utc(filters.date_from))
+    if filters.date_to is not None:
+        # The end day counts in full: up to midnight after it, Berlin time.
+        stmt = stmt.where(AuditEntry.created_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
+    if filters.partner_id is not None:
+        stmt = stmt.where(AuditEntry.entity_type == "partners", AuditEntry.entity_id == filters.partner_id)
+    return stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+
+
+def filter_choices(user) -> dict[str, list]:
+    """Entity types, actions and actors that occur in the user's visible rows (for the filter menus)."""
+    scope = audit_scope(user)
+    entities = sorted(db.session.scalars(select(AuditEntry.entity_type).where(scope).distinct()))
+    actions = sorted(db.session.scalars(select(AuditEntry.action).where(scope).distinct()))
+    actors: dict[int, str] = {}
+    rows = db.session.execute(select(AuditEntry.actor_id, AuditEntry.actor_label)
+                              .where(scope, AuditEntry.actor_id.is_not(None)).distinct())
+    for actor_id, label in rows:
+        actors.setdefault(actor_id, label)
+    return {"entities": entities, "actions": actions,
+            "actors": sorted(actors.items(), key=lambda item: item[1].casefold())}
+
+
+# --- the request boundary -------------------------------------------------------------------------
+
+
+def _parse_date(args, name: str, filters: AuditFilters) -> date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        filters.errors[name] = _("„%(value)s“ ist kein Datum (erwartet JJJJ-MM-TT).", value=raw[:20])
+        return None
+
+
+def _parse_int(args, name: str, filters: AuditFilters, message: str) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        filters.errors[name] = message
+        return None
+    return int(raw)
+
+
+def parse_filters(args) -> AuditFilters:
+    filters = AuditFilters()
+    filters.entity = (args.get("entity") or "").strip()[:40]
+    filters.action = (args.get("action") or "").strip()[:40]
+    actor = (args.get("actor") or "").strip()
+    if actor == "system" or (actor.isdigit() and len(actor) <= 9):
+        filters.actor = actor
+    elif actor:
+        filters.errors["actor"] = _("Unbekannte Person.")
+    filters.date_from = _parse_date(args, "date_from", filters)
+    filters.date_to = _parse_date(args, "date_to", filters)
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        filters.errors["date_to"] = _("Das Ende liegt vor dem Anfang.")
+        filters.date_to = None
+    filters.partner_id = _parse_int(args, "partner", filters, _("Bitte eine Eintragsnummer angeben (nur Ziffern)."))
+    filters.page = _parse_int(args, "page", filters, _("Ungültige Seitenzahl.")) or 1
+    return filters
+
+
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def format_change(key: str, value) -> str:
+    """One side of a before → after pair as readable text (escaped later by Jinja like any other string)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("ja") if value else _("nein")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value) if value else _("(keine)")
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str):
+        if not value:
+            return _("(leer)")
+        if key.endswith("_at") and _ISO_INSTANT.match(value):
+            try:
+                return format_datetime(datetime.fromisoformat(value), "dd.MM.yyyy HH:mm")
+            except ValueError:
+                return value
+        if key == "status":
+            from network.admin.moderation_routes import status_labels
+
+            return status_labels().get(value, value)
+        if key == "type":
+            from network.admin.moderation_routes import type_labels
+
+            return type_labels().get(value, value)
+    return str(value)
+
+
+def visible_changes(changes: dict | None) -> list[tuple[str, object, object]]:
+    """The changed fields, without those that only went from nothing to empty (a new row's blank fields)."""
+    result = []
+    for key, pair in (changes or {}).items():
+        before, after = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        if before is None and after in ("", [], None):
+            continue
+        result.append((key, before, after))
+    return result
+
+
+def change_labels() -> dict[str, str]:
+    from network.admin.moderation_routes import field_labels
+
+    labels = field_labels()
+    labels.update({"is_archived": _("archiviert"), "is_demo": _("Demo-Eintrag"), "confirmed_at": _("zuletzt bestätigt"),
+                   "status": _("Status"), "type": _("Art des Vorschlags"), "partner_id": _("Eintrag"),
+                   "duplicate_of_id": _("mögliches Duplikat von"), "decision_note": _("Notiz"),
+                   "role": _("Rolle"), "regions": _("Regionen"), "is_enabled": _("aktiv")})
+    return labels
+
+
+def entity_labels() -> dict[str, str]:
+    return {"partners": _("Eintrag"), "organisations": _("Organisation"), "users": _("Benutzerkonto"),
+            "visits": _("Besuch"), "suggestions": _("Vorschlag"), "api_tokens": _("API-Token"), "csv_import": _("CSV-Import")}
+
+
+def action_labels() -> dict[str, str]:
+    return {"create": _("angelegt"), "update": _("geändert"), "archive": _("archiviert"),
+            "restore": _("wiederhergestellt"), "merge": _("zusammengeführt"), "confirm": _("bestätigt"),
+            "accept": _("angenommen"), "reject": _("abgelehnt"), "revoke": _("widerrufen"),
+            "password_reset": _("Passwort zurückgesetzt"), "delete": _("gelöscht"), "erase": _("gelöscht (DSGVO)"),
+            "import": _("importiert"), "cancel": _("abgesagt")}
+
+
+@bp.get("/protokoll")
+def audit_log():
+    # Coaches see their own listing's history where they edit it; the network-wide list is for editors and admins.
+    if current_user.is_coach:
+        abort(403)
+    filters = parse_filters(request.args)
+    page = db.paginate(audit_query(current_user, filters), page=filters.page, per_page=PER_PAGE,
+                       error_out=False, count=True)
+    args = {key: value for key, value in request.args.items() if key != "page"}
+    status = 400 if filters.errors else 200
+    return render_template(
+        "admin/audit_log.html", page=page, filters=filters, args=args, choices=filter_choices(current_user),
+        entity_labels=entity_labels(), action_labels=action_labels(), change_labels=change_labels(),
+        format_instant=lambda value: format_datetime(value, "dd.MM.yyyy HH:mm") if value else "",
+        format_change=format_change, visible_changes=visible_changes,
+    ), status
