@@ -40,6 +40,7 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/map.py
+	$(BIN)/python bench/slots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -212,3 +212,55 @@ def make_coach(make_partner, make_user):
         return partner, user
 
     return _make
+
+
+@pytest.fixture()
+def live_server(app, app_ctx) -> Iterator[str]:
+    """The app served by a real threaded HTTP server on loopback; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking switches Chromium tries to reach Google's hosts at
+# start, which this (and many CI) networks refuse.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture()
+def chromium():
+    """A headless Debian Chromium driven by Playwright (never a downloaded browser).
+
+    Missing Chromium skips locally and fails in CI, where .ci/run installs it.
+    """
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs /usr/bin/chromium (apt-get install -y chromium); .ci/run installs it",
+                        pytrace=False)
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -373,41 +373,14 @@ def test_preview_service_writes_nothing(app_ctx, taxonomy, make_user):
 
 # --- in the browser ---------------------------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture()
-def browser_page(app, app_ctx):
-    """A headless Chromium page on the app served from loopback (pattern of tests/test_browser.py)."""
-    import os
-    import threading
-    from pathlib import Path
-
-    from werkzeug.serving import make_server
-
-    if not Path("/usr/bin/chromium").exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs /usr/bin/chromium (apt-get install -y chromium)", pytrace=False)
-        pytest.skip("Debian's chromium is not installed")
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with playwright_sync.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_context(locale="de-DE").new_page()
-            page.errors = []
-            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-            page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-            try:
-                yield page, f"http://127.0.0.1:{server.server_port}"
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+def browser_page(live_server, chromium):
+    """A headless Chromium page on the app served from loopback."""
+    page = chromium.new_context(locale="de-DE").new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    yield page, live_server
 
 
 def test_browser_upload_preview_confirm_and_client_side_size_check(browser_page, make_user, app):

@@ -1,64 +1,20 @@
 """Headless Chromium (Debian's package, driven by Playwright) against the real app on loopback."""
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from network.directory.demo import XSS_DEMO_NAME, seed_demo
 from network.extensions import db
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail("CI needs /usr/bin/chromium (apt-get install -y chromium); .ci/run installs it", pytrace=False)
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-# Flags from the machine notes: without the background-networking switches Chromium
-# tries to reach Google's hosts at start, which this (and many CI) networks refuse.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture()
-def live_server(app, app_ctx) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture()
-def browser_page():
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="de-DE")
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(locale="de-DE")
+    page = context.new_page()
+    yield page
+    context.close()
 
 
 def test_map_page_for_58332_shows_markers_list_and_popups_without_leaving_the_host(live_server, browser_page):
@@ -115,24 +71,21 @@ def test_map_page_for_58332_shows_markers_list_and_popups_without_leaving_the_ho
     assert dialogs == []
 
 
-def test_list_and_profile_work_without_javascript_and_by_keyboard(live_server):
+def test_list_and_profile_work_without_javascript_and_by_keyboard(live_server, chromium):
     seed_demo(db.session)
     db.session.commit()
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=False, locale="de-DE")
-        page = context.new_page()
-        page.goto(f"{live_server}/")
-        page.fill("#near", "Schwelm")
-        page.select_option("#topic", "prozessoptimierung")
-        page.press("#near", "Enter")
-        page.wait_for_url("**near=Schwelm**")
-        first = page.locator(".result-list .result h3 a").first
-        name = first.inner_text()
-        first.focus()
-        page.keyboard.press("Enter")
-        page.wait_for_url("**/partner/**")
-        assert page.locator("h1").inner_text() == name
-        assert page.locator(".profile dl.details").is_visible()
-        context.close()
-        browser.close()
+    context = chromium.new_context(java_script_enabled=False, locale="de-DE")
+    page = context.new_page()
+    page.goto(f"{live_server}/")
+    page.fill("#near", "Schwelm")
+    page.select_option("#topic", "prozessoptimierung")
+    page.press("#near", "Enter")
+    page.wait_for_url("**near=Schwelm**")
+    first = page.locator(".result-list .result h3 a").first
+    name = first.inner_text()
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/partner/**")
+    assert page.locator("h1").inner_text() == name
+    assert page.locator(".profile dl.details").is_visible()
+    context.close()

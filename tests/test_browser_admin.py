@@ -1,65 +1,17 @@
 """Headless Chromium: a regional editor edits a listing, drags its marker, and sees the change in public and in the log."""
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from network.directory.models import Partner
 from network.extensions import db
 
 from conftest import TEST_PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail("CI needs /usr/bin/chromium (apt-get install -y chromium); .ci/run installs it", pytrace=False)
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-# As in tests/test_browser.py: without the background-networking switches Chromium tries to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 DORTMUND = dict(region="dortmund", street="Kampstraße 1", postcode="44137", city="Dortmund",
                 latitude=51.5139, longitude=7.4653, phone="0231 100")
-
-
-@pytest.fixture()
-def live_server(app, app_ctx) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture()
-def chromium():
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Watch:

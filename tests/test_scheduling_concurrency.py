@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from werkzeug.serving import make_server
 
 from conftest import ON_POSTGRES
 from network.extensions import db
@@ -39,18 +38,6 @@ OVERLAPS_SQL = text("""
     WHERE a.status IN ('requested', 'confirmed') AND b.status IN ('requested', 'confirmed')
 """)
 ACTIVE_SQL = text("SELECT COUNT(*) FROM visits WHERE status IN ('requested', 'confirmed') AND partner_id = :pid")
-
-
-@pytest.fixture()
-def live_server(app, app_ctx) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture()
