@@ -44,6 +44,12 @@ def _map_labels() -> MapLabels:
     )
 
 
+def _map_attribution() -> str:
+    from flask_babel import gettext as _
+
+    return _("Orte: GeoNames (CC BY 4.0)")
+
+
 def _build_map(ranked, kinds, place, radius_km, lang: str, height: str):
     ids = [r.partner_id for r in ranked[:MAP_POINT_LIMIT]]
     distances = {r.partner_id: r.distance_km for r in ranked}
@@ -76,6 +82,7 @@ def _build_map(ranked, kinds, place, radius_km, lang: str, height: str):
         default_zoom=cfg["MAP_ZOOM"],
         labels=_map_labels(),
         height=height,
+        extra_attribution=_map_attribution(),
     )
 
 
