@@ -49,7 +49,8 @@ class Suggestion(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
     partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
-    duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+                                                           index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     reporter_email: Mapped[str] = mapped_column(String(200), default="")

@@ -97,9 +97,11 @@ class Partner(db.Model):
 
     __tablename__ = "partners"
     __table_args__ = (
-        # The nearby search prefilters on a bounding box; latitude leads because
-        # its range is the narrower one for a radius search.
-        Index("ix_partners_lat_lon", "latitude", "longitude"),
+        # The nearby search prefilters on a bounding box; latitude leads because its
+        # range is the narrower one for a radius search. The other columns make the
+        # index covering: the ranking query never touches the table rows.
+        Index("ix_partners_geo", "latitude", "longitude", "is_archived", "kind_id", "region_id",
+              "service_radius_km", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,7 +135,9 @@ class Partner(db.Model):
     confirmed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=utcnow)
     reminded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     # Set when this listing was merged into another; the listing is archived then.
-    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    # Indexed: without it every deleted partner scans the table for rows pointing at it.
+    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+                                                          index=True)
 
     kind: Mapped[Kind] = relationship()
     region: Mapped[Region] = relationship()
