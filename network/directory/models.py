@@ -129,7 +129,8 @@ class Partner(db.Model):
     sort_name: Mapped[str] = mapped_column(String(200), default="")
 
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Not indexed on its own: SQLite would pick a boolean index over the geo index and scan every row.
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=utcnow)

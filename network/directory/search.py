@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from math import ceil
 
 from sqlalchemy import select
@@ -55,9 +56,11 @@ class SearchQuery:
             raise SearchError("per_page", "per_page must be between 1 and 10000")
 
 
-@dataclass(frozen=True)
-class Ranked:
-    """One matching partner id with its distance (km) and whether its service radius reaches the place."""
+class Ranked(NamedTuple):
+    """One matching partner id with its distance (km) and whether its service radius reaches the place.
+
+    A NamedTuple, not a dataclass: a wide search builds tens of thousands of these.
+    """
 
     partner_id: int
     distance_km: float | None
@@ -141,7 +144,7 @@ def rank_partners(session: Session, query: SearchQuery) -> list[Ranked]:
     lat, lon, radius = query.lat, query.lon, query.radius_km
     ranked: list[tuple[float, int, float]] = []
     # Core execution on the connection: no ORM row processing for thousands of candidate tuples.
-    for pid, plat, plon, service_radius in session.connection().execute(stmt):
+    for pid, plat, plon, service_radius in session.connection().execute(stmt).all():
         distance = great_circle_km(lat, lon, plat, plon)
         if radius is None or distance <= radius:
             ranked.append((distance, pid, service_radius))
