@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from network.directory.models import Kind, Organisation, Partner, Region, Topic, partner_topics
 from network.directory.taxonomy import ensure_taxonomy
+from network.geo.distance import geo_cell
 from network.geo.gazetteer import normalize
 
 # The area the network cares about (Ruhr and Südwestfalen), as the brief fixes it.
@@ -196,6 +197,7 @@ def generate_partners(session: Session, n: int, seed: int) -> None:
             "website": "",
             "languages": "de,en" if rng.random() < 0.3 else "de",
             "search_text": search_text,
+            "geo_cell": geo_cell(lat, lon),
             "sort_name": sort_name,
             "is_demo": False,
             "is_archived": rng.random() < 0.03,

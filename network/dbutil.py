@@ -37,3 +37,23 @@ def configure_sqlite(engine: Engine) -> None:
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError(f"unknown SQLite transaction mode {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def fetch_tuples(session, stmt) -> list[tuple]:
+    """Run a Core SELECT through the DBAPI cursor and return plain tuples.
+
+    For hot paths over thousands of rows (the nearby search's candidates): it skips
+    SQLAlchemy's Row objects. Only for statements whose columns need no result
+    processing (numbers, ids).
+    """
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

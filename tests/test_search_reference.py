@@ -541,3 +541,36 @@ class TestGeneratedPartners:
                                                    topic="it-sicherheit", kind="technologiescout", per_page=500))
         assert_pagination(gen_session, SearchQuery(kind="kompetenzzentrum", region="hagen", per_page=50))
         assert_pagination(gen_session, SearchQuery(topic="e-commerce", region="dortmund", per_page=300))
+
+
+def test_grid_cells_cover_the_bounding_box_exactly():
+    """Every point inside a bounding box lies in one of the cells the search asks for."""
+    import random
+
+    from network.geo.distance import bounding_box, cells_for_box, geo_cell
+
+    rng = random.Random(7)
+    for _ in range(300):
+        lat, lon, radius = rng.uniform(47, 55), rng.uniform(5, 15), rng.uniform(0.5, 80)
+        box = bounding_box(lat, lon, radius)
+        cells = set(cells_for_box(box))
+        for _ in range(50):
+            plat = rng.uniform(box.min_lat, box.max_lat)
+            plon = rng.uniform(box.min_lon, box.max_lon)
+            assert geo_cell(plat, plon) in cells
+        for plat, plon in ((box.min_lat, box.min_lon), (box.max_lat, box.max_lon),
+                           (box.min_lat, box.max_lon), (box.max_lat, box.min_lon)):
+            assert geo_cell(plat, plon) in cells
+    # Huge radii fall back to the latitude band instead of thousands of cells.
+    assert cells_for_box(bounding_box(51.0, 7.0, 900)) is None
+
+
+def test_geo_cell_follows_every_orm_move(make_partner):
+    from network.geo.distance import geo_cell
+
+    partner = make_partner(latitude=51.2857, longitude=7.2930)
+    assert partner.geo_cell == geo_cell(51.2857, 7.2930)
+    partner.latitude, partner.longitude = 50.8748, 8.0243
+    db.session.commit()
+    db.session.refresh(partner)
+    assert partner.geo_cell == geo_cell(50.8748, 8.0243)

@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from network.dbutil import utcnow
 from network.extensions import db
+from network.geo.distance import geo_cell
 from network.geo.gazetteer import normalize
 
 ORGANISATION_TYPES = ("agency", "university_institute", "kompetenzzentrum", "consultancy")
@@ -97,19 +98,21 @@ class Partner(db.Model):
 
     __tablename__ = "partners"
     __table_args__ = (
-        # The nearby search prefilters on a bounding box; latitude leads because its
-        # range is the narrower one for a radius search. The other columns make the
-        # index covering: the ranking query never touches the table rows.
-        Index("ix_partners_geo", "latitude", "longitude", "is_archived", "kind_id", "region_id",
+        # The nearby search prefilters on the grid cells under its bounding box, then
+        # on latitude/longitude; the other columns make the index covering, so the
+        # ranking query never touches the table rows.
+        Index("ix_partners_geo", "geo_cell", "latitude", "longitude", "is_archived", "kind_id", "region_id",
               "service_radius_km", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     is_person: Mapped[bool] = mapped_column(Boolean, default=True)
-    kind_id: Mapped[int] = mapped_column(ForeignKey("kinds.id"), index=True)
+    # kind_id and region_id have no index of their own: SQLite (without statistics) would
+    # prefer it over the geo index and read every partner of a kind; ix_partners_geo covers them.
+    kind_id: Mapped[int] = mapped_column(ForeignKey("kinds.id"))
     organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisations.id"), index=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     description: Mapped[str] = mapped_column(Text, default="")
 
     street: Mapped[str] = mapped_column(String(200), default="")
@@ -117,6 +120,8 @@ class Partner(db.Model):
     city: Mapped[str] = mapped_column(String(120), default="")
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # network.geo.distance.geo_cell(latitude, longitude), kept in step by the ORM events below.
+    geo_cell: Mapped[int] = mapped_column(Integer, default=0)
     service_radius_km: Mapped[float] = mapped_column(Float, default=50.0)
 
     email: Mapped[str] = mapped_column(String(200), default="")
@@ -165,3 +170,11 @@ class Partner(db.Model):
 
     def __repr__(self) -> str:
         return f"<Partner {self.id} {self.name!r}>"
+
+
+@event.listens_for(Partner, "before_insert")
+@event.listens_for(Partner, "before_update")
+def _keep_geo_cell(_mapper, _connection, partner: Partner) -> None:
+    # Every ORM write path (forms, API, CSV, erasure, demo) moves the point; the cell follows.
+    if partner.latitude is not None and partner.longitude is not None:
+        partner.geo_cell = geo_cell(partner.latitude, partner.longitude)

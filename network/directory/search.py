@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from math import ceil
+from math import atan2, ceil, cos, radians, sin, sqrt
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from network.directory.models import Kind, Partner, Region, Topic, partner_topics
-from network.geo.distance import bounding_box, great_circle_km
+from network.dbutil import fetch_tuples
+from network.geo.distance import EARTH_RADIUS_KM, bounding_box, cells_for_box
 from network.geo.gazetteer import normalize
 
 
@@ -138,16 +139,30 @@ def rank_partners(session: Session, query: SearchQuery) -> list[Ranked]:
     stmt = _filtered(session, (Partner.id, Partner.latitude, Partner.longitude, Partner.service_radius_km), query)
     if query.radius_km is not None:
         box = bounding_box(query.lat, query.lon, query.radius_km)
+        cells = cells_for_box(box)
+        if cells is not None:
+            stmt = stmt.where(Partner.geo_cell.in_(cells))
         stmt = stmt.where(Partner.latitude.between(box.min_lat, box.max_lat))
         if box.min_lon is not None:
             stmt = stmt.where(Partner.longitude.between(box.min_lon, box.max_lon))
-    lat, lon, radius = query.lat, query.lon, query.radius_km
+    radius = query.radius_km
+    # great_circle_km inlined with the search centre's terms computed once: the same
+    # operations in the same order, so the distances stay bit-identical to geopy's.
+    phi1, lam1 = radians(query.lat), radians(query.lon)
+    sin_phi1, cos_phi1 = sin(phi1), cos(phi1)
     ranked: list[tuple[float, int, float]] = []
-    # Core execution on the connection: no ORM row processing for thousands of candidate tuples.
-    for pid, plat, plon, service_radius in session.connection().execute(stmt).all():
-        distance = great_circle_km(lat, lon, plat, plon)
+    append = ranked.append
+    for pid, plat, plon, service_radius in fetch_tuples(session, stmt):
+        phi2 = radians(plat)
+        sin_phi2, cos_phi2 = sin(phi2), cos(phi2)
+        delta = radians(plon) - lam1
+        cos_delta, sin_delta = cos(delta), sin(delta)
+        distance = EARTH_RADIUS_KM * atan2(
+            sqrt((cos_phi2 * sin_delta) ** 2 + (cos_phi1 * sin_phi2 - sin_phi1 * cos_phi2 * cos_delta) ** 2),
+            sin_phi1 * sin_phi2 + cos_phi1 * cos_phi2 * cos_delta,
+        )
         if radius is None or distance <= radius:
-            ranked.append((distance, pid, service_radius))
+            append((distance, pid, service_radius))
     ranked.sort()
     return [Ranked(pid, distance, distance <= (service or 0)) for distance, pid, service in ranked]
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import asin, atan2, cos, degrees, radians, sin, sqrt
+from math import asin, atan2, cos, degrees, floor, radians, sin, sqrt
 
 # geopy.distance.EARTH_RADIUS; using the same sphere and formula keeps our
 # distances bit-identical to geopy.distance.great_circle, so results can be
@@ -53,3 +53,27 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> BoundingBox:
     if min_lon < -180 or max_lon > 180:
         return BoundingBox(min_lat, max_lat, None, None)
     return BoundingBox(min_lat, max_lat, min_lon, max_lon)
+
+
+# A coarse grid over the globe (0.2° cells, about 22 km × 14 km here). A B-tree
+# can narrow only one range; with the cell as the leading key of the index, a
+# radius search seeks the few cells under its bounding box instead of scanning
+# the whole latitude band.
+CELL_DEG = 0.2
+MAX_CELLS = 400  # beyond this (huge radii) the latitude band is cheaper
+
+
+def geo_cell(lat: float, lon: float) -> int:
+    """The grid cell of a point, as one integer."""
+    return int(floor((lat + 90.0) / CELL_DEG)) * 10_000 + int(floor((lon + 180.0) / CELL_DEG))
+
+
+def cells_for_box(box: BoundingBox) -> list[int] | None:
+    """Every cell the box touches, or None when there are too many (or the box wraps)."""
+    if box.min_lon is None or box.max_lon is None:
+        return None
+    row_first, row_last = int(floor((box.min_lat + 90.0) / CELL_DEG)), int(floor((box.max_lat + 90.0) / CELL_DEG))
+    col_first, col_last = int(floor((box.min_lon + 180.0) / CELL_DEG)), int(floor((box.max_lon + 180.0) / CELL_DEG))
+    if (row_last - row_first + 1) * (col_last - col_first + 1) > MAX_CELLS:
+        return None
+    return [row * 10_000 + col for row in range(row_first, row_last + 1) for col in range(col_first, col_last + 1)]
