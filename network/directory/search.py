@@ -164,7 +164,9 @@ def rank_partners(session: Session, query: SearchQuery) -> list[Ranked]:
         if radius is None or distance <= radius:
             append((distance, pid, service_radius))
     ranked.sort()
-    return [Ranked(pid, distance, distance <= (service or 0)) for distance, pid, service in ranked]
+    # tuple.__new__ builds the NamedTuple in C; Ranked(...) would run Python code per result.
+    new = tuple.__new__
+    return [new(Ranked, (pid, distance, distance <= (service or 0))) for distance, pid, service in ranked]
 
 
 def load_partners(session: Session, ids: list[int]) -> list[Partner]:
