@@ -267,33 +267,50 @@ def _duration(duration_min: int) -> timedelta:
     return timedelta(minutes=duration_min)
 
 
-def request_visit(session: Session, partner: Partner, start: datetime, duration_min: int, firm: FirmDetails,
-                  topic_slug: str | None, message: str, now: datetime, settings: Settings) -> tuple[Visit, str]:
-    """A firm asks for a visit at an offered slot; returns the visit and the private manage token (shown once)."""
-    errors = _validate_firm(firm, need_contact=True)
+def _check_new_visit(firm: FirmDetails, message: str, *, need_contact: bool) -> tuple[dict[str, str], str]:
+    """Field errors of a new visit's input (firm, message) and the cleaned message."""
+    errors = _validate_firm(firm, need_contact=need_contact)
     message = clean_text(message)
     if len(message) > 2000:
         errors["message"] = "Die Nachricht ist zu lang (höchstens 2000 Zeichen)."
     if firm.lat is None and "firm.address" not in errors:
         errors["firm.address"] = "Die Adresse wurde nicht gefunden."
+    return errors, message
+
+
+def _new_visit(session: Session, partner: Partner, start: datetime, duration: timedelta, firm: FirmDetails,
+               topic: Topic | None, message: str, **fields) -> tuple[Visit, str]:
+    """An unsaved visit with the firm's details and a fresh private manage token (returned in plain)."""
+    plain = secrets.token_urlsafe(32)
+    visit = Visit(partner_id=partner.id, firm_name=firm.name, firm_address=firm.address, firm_lat=firm.lat,
+                  firm_lon=firm.lon, contact_name=firm.contact, contact_email=firm.email,
+                  contact_phone=firm.phone, topic=topic, message=message,
+                  manage_token_hash=token_hash(plain), start_at=start, end_at=start + duration, **fields)
+    return visit, plain
+
+
+def _insert(session: Session, partner: Partner, visit: Visit, now: datetime, settings: Settings, *,
+            require_offered: bool, actor, action: str) -> None:
+    duration = as_utc(visit.end_at) - as_utc(visit.start_at)
+    _place(session, partner, visit, as_utc(visit.start_at), duration, now, settings, require_offered=require_offered)
+    session.add(visit)
+    _flush_or_conflict(session, partner, visit, now, settings)
+    record(session, actor=actor, entity=visit, action=action, before=None, after=visit_snapshot(visit),
+           entity_label=f"Termin {visit.firm_name}")
+
+
+def request_visit(session: Session, partner: Partner, start: datetime, duration_min: int, firm: FirmDetails,
+                  topic_slug: str | None, message: str, now: datetime, settings: Settings) -> tuple[Visit, str]:
+    """A firm asks for a visit at an offered slot; returns the visit and the private manage token (shown once)."""
+    errors, message = _check_new_visit(firm, message, need_contact=True)
     if partner.is_archived:
         errors["partner_id"] = "Diesen Eintrag gibt es nicht mehr."
     if errors:
         raise BookingInvalid(errors)
-    duration = _duration(duration_min)
-    topic = _topic(session, topic_slug)
-    plain = secrets.token_urlsafe(32)
-    visit = Visit(partner_id=partner.id, status="requested", requested_by="firm",
-                  firm_name=firm.name.strip(), firm_address=firm.address.strip(), firm_lat=firm.lat,
-                  firm_lon=firm.lon, contact_name=firm.contact.strip(), contact_email=firm.email.strip(),
-                  contact_phone=firm.phone.strip(), topic=topic, message=(message or "").strip(),
-                  manage_token_hash=token_hash(plain), expires_at=now + settings.request_ttl,
-                  start_at=start, end_at=start + duration)
-    _place(session, partner, visit, as_utc(start), duration, now, settings, require_offered=True)
-    session.add(visit)
-    _flush_or_conflict(session, partner, visit, now, settings)
-    record(session, actor=None, entity=visit, action="request", before=None, after=visit_snapshot(visit),
-           entity_label=f"Termin {visit.firm_name}")
+    visit, plain = _new_visit(session, partner, start, _duration(duration_min), firm, _topic(session, topic_slug),
+                              message, status="requested", requested_by="firm",
+                              expires_at=now + settings.request_ttl)
+    _insert(session, partner, visit, now, settings, require_offered=True, actor=None, action="request")
     return visit, plain
 
 
@@ -302,27 +319,12 @@ def book_visit(session: Session, partner: Partner, actor, start: datetime, durat
     """A coach books a confirmed visit directly (outside working hours allowed, never overlapping)."""
     if actor is None or not can_manage_partner_visits(actor, partner):
         raise NotAllowed("partner")
-    errors = _validate_firm(firm, need_contact=False)
-    message = clean_text(message)
-    if len(message) > 2000:
-        errors["message"] = "Die Nachricht ist zu lang (höchstens 2000 Zeichen)."
-    if firm.lat is None and "firm.address" not in errors:
-        errors["firm.address"] = "Die Adresse wurde nicht gefunden."
+    errors, message = _check_new_visit(firm, message, need_contact=False)
     if errors:
         raise BookingInvalid(errors)
-    duration = _duration(duration_min)
-    topic = _topic(session, topic_slug)
-    plain = secrets.token_urlsafe(32)
-    visit = Visit(partner_id=partner.id, status="confirmed", requested_by="coach",
-                  firm_name=firm.name.strip(), firm_address=firm.address.strip(), firm_lat=firm.lat,
-                  firm_lon=firm.lon, contact_name=firm.contact.strip(), contact_email=firm.email.strip(),
-                  contact_phone=firm.phone.strip(), topic=topic, message=(message or "").strip(),
-                  manage_token_hash=token_hash(plain), start_at=start, end_at=start + duration)
-    _place(session, partner, visit, as_utc(start), duration, now, settings, require_offered=False)
-    session.add(visit)
-    _flush_or_conflict(session, partner, visit, now, settings)
-    record(session, actor=actor, entity=visit, action="book", before=None, after=visit_snapshot(visit),
-           entity_label=f"Termin {visit.firm_name}")
+    visit, _plain = _new_visit(session, partner, start, _duration(duration_min), firm, _topic(session, topic_slug),
+                               message, status="confirmed", requested_by="coach")
+    _insert(session, partner, visit, now, settings, require_offered=False, actor=actor, action="book")
     return visit
 
 
