@@ -51,17 +51,9 @@ def role_label(role: str) -> str:
     return {"admin": _("Administration"), "editor": _("Regionale Redaktion"), "coach": _("Coach / Scout")}.get(role, role)
 
 
-def admin_url(endpoint: str, **values) -> str:
-    """url_for, or '#' while an admin view is not registered (keeps the dashboard usable during development)."""
-    from flask import current_app, url_for
-
-    return url_for(endpoint, **values) if endpoint in current_app.view_functions else "#"
-
-
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         role_label=role_label,
-        admin_url=admin_url,
         current_lang=current_lang,
         format_km=format_km,
         format_date=format_date,

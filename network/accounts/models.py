@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from network.directory.models import Partner, Region
 
 ROLES = ("admin", "editor", "coach")
-ROLE_LABELS = {"admin": "Administration", "editor": "Regionale Redaktion", "coach": "Coach / Scout"}
 
 user_regions = Table(
     "user_regions",

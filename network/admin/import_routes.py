@@ -16,7 +16,6 @@ from network.admin.blueprint import bp
 from network.admin.imports import ImportPreview, ImportStage, StagedImport, preview_import, run_import
 from network.directory.csvio import ImportFailed
 from network.extensions import db
-from network.templating import admin_url
 
 # Cap on the error rows rendered: a file in the wrong format can produce one error per cell.
 MAX_SHOWN_ERRORS = 500
@@ -142,7 +141,7 @@ def csv_import_confirm(token: str):
     stage.discard(token)
     flash(_("%(count)s Einträge importiert (%(geocoded)s geokodiert, %(orgs)s neue Organisationen).",
             count=report.created, geocoded=report.geocoded, orgs=report.organisations_created), "success")
-    target = admin_url("admin.listings")
+    target = url_for("admin.listings")
     return redirect(target if target != "#" else url_for("admin.dashboard"))
 
 

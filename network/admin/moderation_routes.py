@@ -24,7 +24,6 @@ from network.directory.listings import PermissionDenied
 from network.directory.models import Kind, Region, Topic
 from network.extensions import db
 from network.i18n import current_language
-from network.templating import admin_url
 
 
 class DecisionForm(FlaskForm):
@@ -152,7 +151,7 @@ def _decide(suggestion_id: int, accepting: bool):
     elif suggestion.suggestion_type == "outdated":
         flash(_("Meldung zu „%(name)s“ als erledigt markiert. Bitte passen Sie den Eintrag an.",
                 name=suggestion.name), "info")
-        edit_url = admin_url("admin.edit_listing", partner_id=suggestion.partner_id) if suggestion.partner_id else "#"
+        edit_url = url_for("admin.edit_listing", partner_id=suggestion.partner_id) if suggestion.partner_id else "#"
         if edit_url != "#":
             return redirect(edit_url)
     else:

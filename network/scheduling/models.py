@@ -14,7 +14,6 @@ from network.extensions import db
 ACTIVE_STATES = ("requested", "confirmed")
 VISIT_STATES = ("requested", "confirmed", "declined", "cancelled", "expired")
 DURATIONS_MIN = (60, 90, 120)
-WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 
 
 class SchedulingProfile(db.Model):
