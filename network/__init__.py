@@ -1,15 +1,25 @@
-"""Application factory for Partnernetz."""
+"""Application factory for Partnernetz: the core, then each domain lowest first, then the admin area."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
+from flask_babel import lazy_gettext
 
 from config import BASE_DIR, Config, _secret_key_from_instance
+from network import accounts, admin, directory, errors, i18n, scheduling, security, templating
+from network.dbutil import configure_sqlite
+from network.extensions import babel, csrf, db, limiter, login_manager, migrate
+from network.geo.geocoding import make_geocoder
+from network.mail import Mailer
+
+# The domains, lowest layer first (see docs/architecture.md); each registers its blueprints, commands,
+# DSGVO erasers and demo data with the core in init_app.
+DOMAINS = (accounts, directory, scheduling)
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:
-    """Build the app: config, extensions, blueprints, error handlers, commands."""
+    """Build the app: config, extensions, domains, admin area, error handlers."""
     app = Flask(
         __name__,
         instance_path=str(Path(config_class.INSTANCE_PATH).resolve()),
@@ -27,9 +37,11 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     register_request_state(app)
     register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
-    register_commands(app)
+    app.register_blueprint(i18n.bp)
+    for domain in DOMAINS:
+        domain.init_app(app)
+    admin.init_app(app)
+    errors.register(app)
     return app
 
 
@@ -44,8 +56,6 @@ def register_request_state(app: Flask) -> None:
     keeps one) is shared by all requests inside it: a cached login, locale, CSRF
     token or CSP nonce would leak from one request into the next.
     """
-    from flask import g
-
     @app.before_request
     def _fresh_request_state() -> None:
         for key in REQUEST_STATE_ON_G:
@@ -53,70 +63,20 @@ def register_request_state(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from network.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from network.i18n import select_locale
-
-    import network.models  # noqa: F401  (all tables known to the metadata)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    from flask_babel import lazy_gettext
-
     login_manager.login_message = lazy_gettext("Bitte melden Sie sich an, um diese Seite zu sehen.")
     login_manager.login_message_category = "info"
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
+    babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(BASE_DIR / "network" / "translations"))
-    from network.geo.geocoding import make_geocoder
-
     app.extensions["partnernetz.geocoder"] = make_geocoder(app.config, app.instance_path)
-    from network.mail import Mailer
-
     app.extensions["partnernetz.mailer"] = Mailer(app.config, app.instance_path)
-    from network.security import register as register_security
-
-    register_security(app)
-    from network.templating import register as register_templating
-
-    register_templating(app)
+    security.register(app)
+    templating.register(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from network.dbutil import configure_sqlite
-
         with app.app_context():
             configure_sqlite(db.engine)
-
-
-def register_blueprints(app: Flask) -> None:
-    from network.accounts.routes import bp as accounts_bp
-    from network.admin.routes import bp as admin_bp
-    from network.directory.api import bp as api_bp
-    from network.directory.api_write import bp as api_write_bp
-    from network.directory.routes import bp as directory_bp
-    from network.i18n import bp as i18n_bp
-
-    app.register_blueprint(directory_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(api_write_bp)
-    app.register_blueprint(i18n_bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(admin_bp)
-    from network.scheduling.api import bp as scheduling_api_bp
-    from network.scheduling.routes import bp as scheduling_bp
-
-    app.register_blueprint(scheduling_bp)
-    app.register_blueprint(scheduling_api_bp)
-
-
-def register_errorhandlers(app: Flask) -> None:
-    from network.errors import register
-
-    register(app)
-
-
-def register_commands(app: Flask) -> None:
-    from network.cli import register
-
-    register(app)

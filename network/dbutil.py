@@ -1,15 +1,8 @@
-"""Database helpers shared by all domains (SQLite pragmas, time stamps)."""
+"""Database helpers shared by all domains: SQLite set-up, raw tuple fetches for hot paths."""
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-
-
-def utcnow() -> datetime:
-    """The current instant in UTC, timezone-aware."""
-    return datetime.now(timezone.utc)
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Template helpers: language, number and date formatting, the demo-data banner."""
+"""Template helpers: language, number and date formatting, role names."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,9 +6,7 @@ from datetime import datetime
 from flask import Flask
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_decimal, get_locale
-from sqlalchemy import select
-
-from network.extensions import db
+from flask_babel import gettext as _
 
 LANGUAGE_NAMES = {
     "de": {"de": "Deutsch", "en": "Englisch", "tr": "Türkisch", "fr": "Französisch", "nl": "Niederländisch",
@@ -39,15 +37,7 @@ def language_names(codes: list[str]) -> str:
     return ", ".join(names.get(code, code) for code in codes)
 
 
-def has_demo_data() -> bool:
-    from network.directory.models import Partner
-
-    return db.session.scalar(select(Partner.id).where(Partner.is_demo.is_(True)).limit(1)) is not None
-
-
 def role_label(role: str) -> str:
-    from flask_babel import gettext as _
-
     return {"admin": _("Administration"), "editor": _("Regionale Redaktion"), "coach": _("Coach / Scout")}.get(role, role)
 
 
@@ -58,5 +48,4 @@ def register(app: Flask) -> None:
         format_km=format_km,
         format_date=format_date,
         language_names=language_names,
-        has_demo_data=has_demo_data,
     )

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import csrf_from
-from network.admin.imports import STAGE_LIFETIME, ImportStage, preview_import
-from network.admin.models import AuditEntry
-from network.dbutil import utcnow
+from network.directory.imports import STAGE_LIFETIME, ImportStage, preview_import
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.models import Partner
 from network.extensions import db

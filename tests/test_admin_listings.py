@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, null, select
 
-from network.admin.freshness import STALE_AFTER, is_stale
-from network.admin.models import AuditEntry
-from network.dbutil import utcnow
+from network.directory.freshness import STALE_AFTER, is_stale
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.csvio import partner_values
 from network.directory.models import Partner
 from network.extensions import db

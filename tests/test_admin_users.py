@@ -12,7 +12,7 @@ from flask import g
 from sqlalchemy import func, select
 
 from network.accounts.models import User
-from network.admin.models import AuditEntry
+from network.audit import AuditEntry
 from network.extensions import db
 
 from conftest import TEST_PASSWORD, csrf_from

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from network.accounts.models import ApiToken
-from network.admin.models import AuditEntry
-from network.dbutil import utcnow
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.models import Partner
 from network.extensions import db

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from network.admin.audit import partner_snapshot, record
-from network.admin.models import AuditEntry
+from network.audit import record
+from network.directory.models import partner_snapshot
+from network.audit import AuditEntry
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.listings import update_listing
 from network.extensions import db

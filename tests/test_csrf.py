@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from network.accounts.models import ApiToken
 from network.accounts.service import make_reset_token
-from network.admin.freshness import make_confirm_token
-from network.admin.models import Suggestion
+from network.directory.freshness import make_confirm_token
+from network.directory.models import Suggestion
 from network.directory.csvio import export_partners
 from network.directory.models import Partner, Region
 from network.extensions import db, limiter

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import null, select
 
 from network import create_app
-from network.admin.freshness import (
+from network.directory.freshness import (
     STALE_AFTER,
     ConfirmLinkInvalid,
     is_stale,
@@ -23,8 +23,8 @@ from network.admin.freshness import (
     partner_from_confirm_token,
     stale_clause,
 )
-from network.admin.models import AuditEntry
-from network.dbutil import utcnow
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.models import Partner
 from network.extensions import db
 

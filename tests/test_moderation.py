@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from network.admin.models import AuditEntry, Suggestion
-from network.admin.moderation import find_duplicate, nearest_region, submit_new_listing
+from network.audit import AuditEntry
+from network.directory.models import Suggestion
+from network.directory.moderation import find_duplicate, nearest_region, submit_new_listing
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.models import Partner, Region
 from network.extensions import db, limiter

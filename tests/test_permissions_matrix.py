@@ -28,7 +28,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from network.accounts.models import ApiToken, User
-from network.admin.models import AuditEntry, Suggestion
+from network.audit import AuditEntry
+from network.directory.models import Suggestion
 from network.directory.models import Partner, Region
 from network.extensions import db, limiter
 from network.scheduling.booking import FirmDetails, book_visit, settings_from_config

@@ -10,9 +10,11 @@ from flask import current_app, g
 from sqlalchemy import MetaData, func, select
 
 from network.accounts.models import ApiToken, User
-from network.admin import privacy
-from network.admin.audit import record
-from network.admin.models import AuditEntry, Suggestion
+from network import privacy
+from network.directory.privacy import erase_personal_data
+from network.audit import record
+from network.audit import AuditEntry
+from network.directory.models import Suggestion
 from network.directory.listings import merge_listings, update_listing
 from network.directory.models import Partner
 from network.extensions import db
@@ -351,7 +353,7 @@ def test_names_are_matched_whole_not_inside_other_words(app_ctx, scene, make_par
     record(db.session, actor=scene.admin, entity=neighbour, action="note", before=None, after=None,
            note=f"Kontakt: {NAME}en-Stiftung, nicht {NAME}.")
     db.session.commit()
-    privacy.erase_personal_data(db.session, scene.partner, actor=scene.admin)
+    erase_personal_data(db.session, scene.partner, actor=scene.admin)
     db.session.commit()
     note = db.session.scalar(select(AuditEntry.note).where(AuditEntry.entity_id == neighbour.id,
                                                            AuditEntry.entity_type == "partners"))
@@ -359,10 +361,10 @@ def test_names_are_matched_whole_not_inside_other_words(app_ctx, scene, make_par
 
 
 def test_erasing_twice_is_harmless(app_ctx, scene):
-    privacy.erase_personal_data(db.session, scene.partner, actor=scene.admin)
+    erase_personal_data(db.session, scene.partner, actor=scene.admin)
     db.session.commit()
     first = _database_text()
-    report = privacy.erase_personal_data(db.session, scene.partner, actor=scene.admin)
+    report = erase_personal_data(db.session, scene.partner, actor=scene.admin)
     db.session.commit()
     assert report.remaining == []
     assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "erase")) == 2
@@ -379,7 +381,7 @@ def test_a_registered_eraser_runs_with_the_persons_identifiers(app_ctx, scene, m
         return 3
 
     monkeypatch.setitem(privacy.ERASERS, "invoices", erase_invoices)
-    report = privacy.erase_personal_data(db.session, scene.partner, actor=scene.admin)
+    report = erase_personal_data(db.session, scene.partner, actor=scene.admin)
     [(partner_id, user_ids, needles, scrubbed)] = calls
     assert partner_id == scene.partner.id and user_ids == {scene.coach.id}
     assert {EMAIL, OLD_EMAIL, DUP_EMAIL, PHONE, OLD_PHONE, NAME.casefold(), OLD_NAME.casefold()} <= needles

@@ -690,7 +690,7 @@ def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg
 
 
 def test_seed_demo_command_gives_the_demo_coach_a_living_calendar(app_ctx, client, login):
-    from network.accounts.demo import DEMO_COACH_EMAIL, DEMO_PASSWORD
+    from network.directory.demo_accounts import DEMO_COACH_EMAIL, DEMO_PASSWORD
     from network.accounts.models import User
 
     runner = app_ctx.test_cli_runner()

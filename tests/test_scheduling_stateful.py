@@ -85,7 +85,7 @@ def travel_violations(visits: list[Visit]) -> list[tuple[int, int, float]]:
 
 def make_machine(partner_id: int, user_id: int, totals: dict[str, int]):
     from network.accounts.models import User
-    from network.admin.models import AuditEntry
+    from network.audit import AuditEntry
     from network.directory.models import Partner
 
     class Scheduling(RuleBasedStateMachine):

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.extensions import db
 
 if TYPE_CHECKING:

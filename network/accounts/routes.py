@@ -9,8 +9,8 @@ from sqlalchemy import select
 from network.accounts.forms import ApiTokenForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 from network.accounts.models import ApiToken, User
 from network.accounts.service import authenticate, find_user, make_reset_token, user_from_reset_token
-from network.admin.audit import record
-from network.dbutil import utcnow
+from network.audit import record
+from network.clock import utcnow
 from network.extensions import db, limiter, login_manager
 from network.i18n import safe_next
 

@@ -7,8 +7,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from email_validator import EmailNotValidError, validate_email
+
+from network.accounts.forms import MIN_PASSWORD_LENGTH
 from network.accounts.models import ROLES, ApiToken, User, hash_token
-from network.dbutil import utcnow
+from network.clock import utcnow
 
 RESET_MAX_AGE_SECONDS = 3600
 RESET_SALT = "partnernetz-password-reset"
@@ -43,10 +46,6 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
 def create_user(session: Session, email: str, password: str, role: str, name: str = "",
                 regions=(), partner=None) -> User:
     """Create an account; raises AccountError naming the field; flushes."""
-    from email_validator import EmailNotValidError, validate_email
-
-    from network.accounts.forms import MIN_PASSWORD_LENGTH
-
     email = normalise_email(email)
     try:
         validate_email(email, check_deliverability=False)

@@ -13,7 +13,9 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from network.admin.blueprint import bp
-from network.admin.models import AuditEntry, Suggestion
+from network.admin.moderation_routes import field_labels, status_labels, type_labels
+from network.audit import AuditEntry
+from network.directory.models import Suggestion
 from network.directory.csvio import LOCAL_TZ
 from network.directory.models import Partner
 from network.extensions import db
@@ -164,12 +166,8 @@ def format_change(key: str, value) -> str:
             except ValueError:
                 return value
         if key == "status":
-            from network.admin.moderation_routes import status_labels
-
             return status_labels().get(value, value)
         if key == "type":
-            from network.admin.moderation_routes import type_labels
-
             return type_labels().get(value, value)
     return str(value)
 
@@ -186,8 +184,6 @@ def visible_changes(changes: dict | None) -> list[tuple[str, object, object]]:
 
 
 def change_labels() -> dict[str, str]:
-    from network.admin.moderation_routes import field_labels
-
     labels = field_labels()
     labels.update({"is_archived": _("archiviert"), "is_demo": _("Demo-Eintrag"), "confirmed_at": _("zuletzt bestätigt"),
                    "status": _("Status"), "type": _("Art des Vorschlags"), "partner_id": _("Eintrag"),

@@ -7,7 +7,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import with_appcontext
 
-from network.admin.freshness import (
+from network.directory.freshness import (
     REMIND_INTERVAL,
     STALE_AFTER,
     due_for_reminder,
@@ -15,7 +15,7 @@ from network.admin.freshness import (
     mark_reminded,
     reminder_text,
 )
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.extensions import db
 from network.mail import MailError
 

@@ -13,7 +13,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from network.admin.blueprint import bp
-from network.admin.imports import ImportPreview, ImportStage, StagedImport, preview_import, run_import
+from network.directory.imports import ImportPreview, ImportStage, StagedImport, preview_import, run_import
 from network.directory.csvio import ImportFailed
 from network.extensions import db
 

@@ -18,9 +18,9 @@ from werkzeug.datastructures import MultiDict
 
 from network.accounts.models import User
 from network.admin.blueprint import bp
-from network.admin.freshness import is_stale, stale_clause
-from network.admin.models import AuditEntry
-from network.dbutil import utcnow
+from network.directory.freshness import is_stale, stale_clause
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.csvio import COLUMNS, export_partners, partner_values
 from network.directory.listings import (
     COACH_FIELDS,
@@ -32,7 +32,9 @@ from network.directory.listings import (
     set_archived,
     update_listing,
 )
+from network.directory.api import partner_feature
 from network.directory.mapview import OSM_TILES
+from network.directory.search import Hit
 from network.directory.models import Kind, Organisation, Partner, Region, Topic, partner_topics
 from network.extensions import db
 from network.geo.distance import bounding_box, great_circle_km
@@ -304,9 +306,6 @@ def export_listings_csv():
 def export_listings_geojson():
     _require_maintainer()
     # The public API's feature shape, so scripts can read both the same way.
-    from network.directory.api import partner_feature
-    from network.directory.search import Hit
-
     lang = current_language()
     stmt = listing_query(ListingFilter.from_args(request.args), current_user, utcnow())
     features = []

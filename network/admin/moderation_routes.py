@@ -10,8 +10,8 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 
 from network.admin.blueprint import bp
-from network.admin.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
-from network.admin.moderation import (
+from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
+from network.directory.moderation import (
     DUPLICATE_MODES,
     AlreadyDecided,
     DecisionInvalid,

@@ -9,9 +9,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from network.admin.blueprint import bp
-from network.admin.models import AuditEntry
-from network.admin.privacy import build_target, erase_personal_data, export_personal_data, upcoming_visits
-from network.dbutil import utcnow
+from network.audit import AuditEntry
+from network.directory.privacy import build_target, erase_personal_data, export_personal_data
+from network.scheduling.privacy import upcoming_visits
+from network.clock import utcnow
 from network.directory.models import Partner
 from network.extensions import db
 

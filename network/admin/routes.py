@@ -14,7 +14,7 @@ from network.admin import (  # noqa: F401  (each module registers its views on b
     users_routes,
 )
 from network.admin.blueprint import bp
-from network.admin.models import Suggestion
+from network.directory.models import Suggestion
 from network.directory.models import Partner
 from network.extensions import db
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from network.accounts.forms import MIN_PASSWORD_LENGTH
 from network.accounts.models import ROLES, User
 from network.accounts.service import create_user, find_user, normalise_email
-from network.admin.audit import record
+from network.audit import record
 from network.directory.models import Partner, Region
 
 

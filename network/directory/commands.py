@@ -7,9 +7,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from network.dbutil import utcnow
+from network.clock import now
+from network.demo import run_demo_loaders
 from network.directory.csvio import ImportFailed, export_partners, import_partners, read_table
 from network.directory.demo import seed_demo, seed_demo_if_empty
+from network.directory.demo_accounts import demo_login_hint
 from network.directory.taxonomy import ensure_taxonomy
 from network.extensions import db
 
@@ -19,13 +21,10 @@ from network.extensions import db
 @with_appcontext
 def seed_demo_cmd(if_empty: bool) -> None:
     """Demo-Einträge anlegen: erfundene Personen bei echten Einrichtungen, als Demo markiert."""
-    from network.accounts.demo import demo_login_hint, seed_demo_users
-    from network.scheduling.demo import seed_demo_schedule
-
     created = seed_demo_if_empty(db.session) if if_empty else seed_demo(db.session)
     if created or not if_empty:
-        seed_demo_users(db.session)
-        seed_demo_schedule(db.session, utcnow())  # after the listings: every coach and scout gets a calendar
+        # After the listings: demo accounts, every coach's calendar, whatever the other domains registered.
+        run_demo_loaders(db.session, now())
     db.session.commit()
     if created:
         click.echo(f"{created} Demo-Partner angelegt.")

@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session, selectinload
 
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.geo.gazetteer import normalize
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult

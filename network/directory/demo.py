@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.directory.taxonomy import ensure_taxonomy
 
@@ -605,3 +605,8 @@ def _organisation(session: Session, cache: dict[str, Organisation], name: str | 
             session.add(org)
         cache[name] = org
     return cache[name]
+
+
+def has_demo_data(session: Session) -> bool:
+    """Whether any demo listing exists (the pages then show the demo-data banner)."""
+    return session.scalar(select(Partner.id).where(Partner.is_demo.is_(True)).limit(1)) is not None

@@ -6,10 +6,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from network.admin.audit import partner_snapshot, record
-from network.dbutil import utcnow
-from network.directory.csvio import COLUMNS, PartnerRow, RowError, SupportsGeocode, check_listing, partner_values
+from network.audit import record
+from network.directory.models import partner_snapshot
+from network.clock import utcnow
+from network.accounts.models import User
+from network.directory.csvio import _ORG_TYPE_BY_KIND, COLUMNS, PartnerRow, RowError, SupportsGeocode, check_listing, partner_values
 from network.directory.models import Organisation, Partner
+from network.geo.gazetteer import normalize
 
 # confirmed_at is not edited in a form: saving a listing is the confirmation.
 EDITABLE_FIELDS = tuple(column for column in COLUMNS if column != "confirmed_at")
@@ -39,9 +42,6 @@ class PermissionDenied(Exception):
 
 
 def _organisation(session: Session, name: str, kind_slug: str) -> Organisation | None:
-    from network.directory.csvio import _ORG_TYPE_BY_KIND
-    from network.geo.gazetteer import normalize
-
     if not name:
         return None
     for org in session.scalars(select(Organisation)):
@@ -168,8 +168,6 @@ def merge_listings(session: Session, keep: Partner, duplicate: Partner, *, actor
     duplicate.is_archived = True
     duplicate.merged_into_id = keep.id
     # Accounts that pointed at the duplicate now maintain the kept listing.
-    from network.accounts.models import User
-
     session.execute(update(User).where(User.partner_id == duplicate.id).values(partner_id=keep.id))
     session.flush()
     record(session, actor=actor, entity=keep, action="merge", before=before_keep, after=partner_snapshot(keep),

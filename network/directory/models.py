@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, event
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.extensions import db
 from network.geo.distance import geo_cell
 from network.geo.gazetteer import normalize
@@ -178,3 +178,59 @@ def _keep_geo_cell(_mapper, _connection, partner: Partner) -> None:
     # Every ORM write path (forms, API, CSV, erasure, demo) moves the point; the cell follows.
     if partner.latitude is not None and partner.longitude is not None:
         partner.geo_cell = geo_cell(partner.latitude, partner.longitude)
+
+
+# The fields of a listing that the audit log records, before → after.
+PARTNER_FIELDS = ("name", "is_person", "description", "street", "postcode", "city", "latitude", "longitude",
+                  "service_radius_km", "email", "phone", "website", "languages", "is_archived", "is_demo")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def partner_snapshot(partner) -> dict[str, Any]:
+    """The audited fields of a listing as JSON-friendly values."""
+    snap = {field: _plain(getattr(partner, field)) for field in PARTNER_FIELDS}
+    snap["kind"] = partner.kind.slug if partner.kind else None
+    snap["region"] = partner.region.slug if partner.region else None
+    snap["organisation"] = partner.organisation.name if partner.organisation else None
+    snap["topics"] = sorted(topic.slug for topic in partner.topics)
+    snap["confirmed_at"] = _plain(partner.confirmed_at)
+    return snap
+
+
+SUGGESTION_TYPES = ("new_listing", "outdated", "duplicate")
+SUGGESTION_STATES = ("pending", "accepted", "rejected")
+
+
+class Suggestion(db.Model):
+    """A public suggestion (new listing) or report (outdated data, possible duplicate) waiting for moderation."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    suggestion_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
+    partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
+    duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+                                                           index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    reporter_email: Mapped[str] = mapped_column(String(200), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    region = relationship("Region")
+    partner = relationship("Partner", foreign_keys=[partner_id])
+    duplicate_of = relationship("Partner", foreign_keys=[duplicate_of_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    def __repr__(self) -> str:
+        return f"<Suggestion {self.id} {self.suggestion_type} {self.status}>"

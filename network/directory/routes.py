@@ -1,6 +1,7 @@
 """Directory pages: start page with search, full-screen map, partner profiles."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
@@ -31,8 +32,6 @@ def _filters_context(lang: str) -> dict:
 
 
 def _map_labels() -> MapLabels:
-    from flask_babel import gettext as _
-
     return MapLabels(
         distance=_("Entfernung"),
         organisation=_("Organisation"),
@@ -45,8 +44,6 @@ def _map_labels() -> MapLabels:
 
 
 def _map_attribution() -> str:
-    from flask_babel import gettext as _
-
     return _("Orte: GeoNames (CC BY 4.0)")
 
 

@@ -10,12 +10,12 @@ from wtforms import EmailField, SelectField, SelectMultipleField, StringField, T
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from network.admin.freshness import (
+from network.directory.freshness import (
     ConfirmLinkInvalid,
     confirm_by_token,
     partner_from_confirm_token,
 )
-from network.admin.moderation import SuggestionInvalid, submit_new_listing, submit_report
+from network.directory.moderation import SuggestionInvalid, submit_new_listing, submit_report
 from network.directory.models import Kind, Partner, Region, Topic
 from network.directory.routes import bp, geocoder
 from network.extensions import db, limiter

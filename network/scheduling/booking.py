@@ -15,9 +15,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from network.admin.audit import record
+from network.audit import record
 from network.directory.models import Partner, Topic
-from network.scheduling.localtime import as_utc, to_local
+from network.scheduling.localtime import as_utc, local_day_bounds, to_local
 from network.scheduling.models import (
     ACTIVE_STATES,
     DURATIONS_MIN,
@@ -152,8 +152,6 @@ def available_slots(session: Session, partner: Partner, first_day: date, days: i
     """Free slots of a coach for days from first_day (Berlin dates)."""
     if duration_min not in DURATIONS_MIN:
         raise BookingInvalid({"duration": f"Die Dauer muss {', '.join(map(str, DURATIONS_MIN))} Minuten sein."})
-    from network.scheduling.localtime import local_day_bounds
-
     start, _ = local_day_bounds(first_day)
     _, end = local_day_bounds(first_day + timedelta(days=days))
     schedule = load_schedule(session, partner, start, end, now=now)
@@ -163,8 +161,6 @@ def available_slots(session: Session, partner: Partner, first_day: date, days: i
 def _next_free(session: Session, partner: Partner, start: datetime, duration: timedelta, now: datetime,
                place, settings: Settings, exclude_visit_id: int | None) -> list[Slot]:
     first_day = max(to_local(start).date(), to_local(now).date())
-    from network.scheduling.localtime import local_day_bounds
-
     window_start, _ = local_day_bounds(first_day)
     _, window_end = local_day_bounds(first_day + timedelta(days=28))
     schedule = load_schedule(session, partner, window_start, window_end, exclude_visit_id=exclude_visit_id, now=now)

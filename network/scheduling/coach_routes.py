@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from network.admin.audit import record
+from network.audit import record
 from network.directory.models import Kind, Partner, Topic
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound

@@ -8,6 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from network.directory.models import Partner
+from network.scheduling.booking import ensure_profile
 from network.scheduling.models import SchedulingProfile
 
 
@@ -22,9 +24,6 @@ def _lock_profile_row(session: Session, partner_id: int) -> None:
     lock = select(SchedulingProfile.id).where(SchedulingProfile.partner_id == partner_id).with_for_update()
     if session.execute(lock).scalar() is not None:
         return
-    from network.directory.models import Partner
-    from network.scheduling.booking import ensure_profile
-
     partner = session.get(Partner, partner_id)
     if partner is None:
         return  # the service reports the unknown partner

@@ -8,7 +8,7 @@ from typing import Optional
 from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from network.dbutil import utcnow
+from network.clock import utcnow
 from network.extensions import db
 
 ACTIVE_STATES = ("requested", "confirmed")

@@ -1,24 +1,15 @@
 """Scheduler pages: the firm's request and manage pages, the coach's calendar; each part in its own module."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, current_app
 
-from network.dbutil import utcnow
+from network.clock import now as clock  # noqa: F401  (the view modules' name for the app clock)
+from network.scheduling.booking import Settings, settings_from_config
 
 bp = Blueprint("scheduling", __name__)
 
 
-def clock() -> datetime:
-    """The current instant; tests set app.config["CLOCK"] to a callable to inject time."""
-    override = current_app.config.get("CLOCK")
-    return override() if override else utcnow()
-
-
-def settings():
-    from network.scheduling.booking import settings_from_config
-
+def settings() -> Settings:
     return settings_from_config(current_app.config)
 
 

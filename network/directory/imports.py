@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network.admin.audit import partner_snapshot, record
-from network.dbutil import utcnow
+from network.audit import record
+from network.directory.models import partner_snapshot
+from network.clock import utcnow
 from network.directory.csvio import (
     CsvTable,
     ImportFailed,

@@ -1,6 +1,8 @@
 """Demo accounts that go with the demo listings: one admin, one regional editor, one coach."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,7 @@ DEMO_EDITOR_EMAIL = "redaktion.dortmund@demo.partnernetz.example"
 DEMO_COACH_EMAIL = "coach@demo.partnernetz.example"
 
 
-def seed_demo_users(session: Session) -> int:
+def seed_demo_users(session: Session, now: datetime | None = None) -> int:
     """Create the demo accounts that do not exist yet; returns how many were created. Flushes."""
     created = 0
     existing = set(session.scalars(select(User.email)))

@@ -8,7 +8,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from network.dbutil import utcnow
+from network.accounts.models import User
+from network.clock import utcnow
+from network.directory.csvio import LOCAL_TZ
 from network.directory.listings import confirm_listing
 from network.directory.models import Partner
 
@@ -109,8 +111,6 @@ class Reminder:
 
 def reminder_recipient(session: Session, partner: Partner) -> str | None:
     """The owner: the active coach account linked to the listing, else the listing's own e-mail, else None."""
-    from network.accounts.models import User
-
     coach = session.scalar(select(User).where(User.partner_id == partner.id, User.role == "coach",
                                               User.is_enabled.is_(True)).order_by(User.id).limit(1))
     if coach is not None and coach.email:
@@ -135,8 +135,6 @@ def due_for_reminder(session: Session, now: datetime | None = None, *, include_d
 
 def local_date(value: datetime | None) -> str:
     """A day as Germans write it, in the network's time zone ("nie" for never)."""
-    from network.directory.csvio import LOCAL_TZ
-
     moment = _aware(value)
     return moment.astimezone(LOCAL_TZ).strftime("%d.%m.%Y") if moment else "nie"
 

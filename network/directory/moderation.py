@@ -10,9 +10,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session, selectinload
 
-from network.admin.audit import record
-from network.admin.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
-from network.dbutil import utcnow
+from network.audit import record
+from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
+from network.clock import utcnow
 from network.directory.csvio import SupportsGeocode, check_listing
 from network.directory.listings import ListingInvalid, PermissionDenied, create_listing, merge_listings
 from network.directory.models import Partner, Region
