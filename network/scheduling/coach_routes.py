@@ -18,6 +18,8 @@ from network.directory.models import Kind, Partner, Topic
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound
 from network.scheduling import ical
+from network.scheduling.slots import free_slots
+from network.scheduling.booking import load_schedule
 from network.scheduling.booking import (
     BookingConflict,
     BookingInvalid,
@@ -498,9 +500,6 @@ def _topics():
 
 
 def _suggested_slots(partner: Partner, now: datetime, duration_min: int = 60) -> list:
-    from network.scheduling.booking import load_schedule
-    from network.scheduling.slots import free_slots
-
     first_day = to_local(now).date()
     start, _unused = local_day_bounds(first_day)
     _unused, end = local_day_bounds(first_day + timedelta(days=14))
