@@ -1,4 +1,4 @@
-"""Error pages and JSON errors: German-first messages, rollback on 500."""
+"""Error pages and JSON errors (web boundary): coded problems in the user's language, rollback on 500."""
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
@@ -6,6 +6,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from network.extensions import db
+from network.labels import label
+from network.problems import Invalid, Problem
 
 
 def wants_json() -> bool:
@@ -18,6 +20,27 @@ def json_error(message: str, status: int, field: str | None = None, **extra):
         body["field"] = field
     body.update(extra)
     return jsonify(body), status
+
+
+def problem_message(problem: Problem) -> str:
+    """A problem in the user's language (the "error" labels registered by the domains)."""
+    return label("error", problem.code, **problem.params)
+
+
+def form_errors(exc: Invalid) -> dict[str, list[str]]:
+    """Field -> messages, for HTML forms; problems without a field go under "" (shown above the form)."""
+    result: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        result.setdefault(problem.field or "", []).append(problem_message(problem))
+    return result
+
+
+def invalid_response(exc: Invalid, status: int = 400, **extra):
+    """JSON for refused input: the first problem as {"error", "field", "code"}, all of them under "problems"."""
+    first = exc.first
+    return json_error(problem_message(first), status, first.field, code=first.code,
+                      problems=[{"field": p.field, "code": p.code, "error": problem_message(p)} for p in exc.problems],
+                      **extra)
 
 
 _MESSAGES = {

@@ -8,6 +8,8 @@ from flask_babel import format_date as babel_format_date
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 
+from network.labels import label, labels
+
 LANGUAGE_NAMES = {
     "de": {"de": "Deutsch", "en": "Englisch", "tr": "Türkisch", "fr": "Französisch", "nl": "Niederländisch",
            "pl": "Polnisch", "ar": "Arabisch", "ru": "Russisch", "es": "Spanisch", "it": "Italienisch"},
@@ -44,6 +46,8 @@ def role_label(role: str) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         role_label=role_label,
+        label=label,
+        labels=labels,
         current_lang=current_lang,
         format_km=format_km,
         format_date=format_date,
