@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from collections.abc import Callable
+
+from sqlalchemy import JSON, ColumnElement, DateTime, ForeignKey, Index, Integer, Select, String, Text, false, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from network.clock import utcnow
@@ -65,3 +67,60 @@ def record(session: Session, *, actor, entity, action: str, before: dict[str, An
     )
     session.add(entry)
     return entry
+
+
+# --- who may read which rows -------------------------------------------------------------------------------------
+# A domain whose rows editors or coaches may read registers a rule: user -> extra visible rows (or None).
+# Admins read everything, everybody reads their own actions; the rest is what the rules allow.
+ScopeRule = Callable[[Any], "ColumnElement[bool] | None"]
+SCOPE_RULES: dict[str, ScopeRule] = {}
+
+
+def register_scope(name: str, rule: ScopeRule) -> None:
+    SCOPE_RULES[name] = rule
+
+
+def visible_to(user) -> ColumnElement[bool]:
+    """The audit rows user may read."""
+    if not user.is_active:
+        return false()
+    if user.is_admin:
+        return true()
+    clauses = [AuditEntry.actor_id == user.id]
+    clauses += [clause for rule in SCOPE_RULES.values() if (clause := rule(user)) is not None]
+    return or_(*clauses)
+
+
+def audit_query(user, *, entity: str = "", action: str = "", actor: str = "", start: datetime | None = None,
+                end: datetime | None = None, partner_id: int | None = None) -> Select[tuple[AuditEntry]]:
+    """The visible entries matching the filters (actor: "system" or a user id; [start, end) instants), newest first."""
+    stmt = select(AuditEntry).where(visible_to(user))
+    if entity:
+        stmt = stmt.where(AuditEntry.entity_type == entity)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor == "system":
+        stmt = stmt.where(AuditEntry.actor_id.is_(None))
+    elif actor:
+        stmt = stmt.where(AuditEntry.actor_id == int(actor))
+    if start is not None:
+        stmt = stmt.where(AuditEntry.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(AuditEntry.created_at < end)
+    if partner_id is not None:
+        stmt = stmt.where(AuditEntry.entity_type == "partners", AuditEntry.entity_id == partner_id)
+    return stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+
+
+def filter_choices(session: Session, user) -> dict[str, list]:
+    """Entity types, actions and actors that occur in the user's visible rows (for the filter menus)."""
+    scope = visible_to(user)
+    entities = sorted(session.scalars(select(AuditEntry.entity_type).where(scope).distinct()))
+    actions = sorted(session.scalars(select(AuditEntry.action).where(scope).distinct()))
+    actors: dict[int, str] = {}
+    rows = session.execute(select(AuditEntry.actor_id, AuditEntry.actor_label)
+                           .where(scope, AuditEntry.actor_id.is_not(None)).distinct())
+    for actor_id, label in rows:
+        actors.setdefault(actor_id, label)
+    return {"entities": entities, "actions": actions,
+            "actors": sorted(actors.items(), key=lambda item: item[1].casefold())}

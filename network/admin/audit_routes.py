@@ -1,4 +1,4 @@
-"""The audit log as a filterable, paginated list (/admin/protokoll); who sees which rows is decided in audit_scope."""
+"""The audit log as a filterable, paginated list (/admin/protokoll); who sees which rows: network.audit.visible_to."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,11 @@ from flask import abort, render_template, request
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from network.admin.blueprint import bp
 from network.admin.moderation_routes import field_labels, status_labels, type_labels
-from network.audit import AuditEntry
-from network.directory.models import Suggestion
+from network.audit import audit_query, filter_choices
 from network.directory.csvio import LOCAL_TZ
-from network.directory.models import Partner
 from network.extensions import db
 
 PER_PAGE = 50
@@ -36,67 +33,6 @@ class AuditFilters:
     partner_id: int | None = None
     page: int = 1
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def audit_scope(user) -> ColumnElement[bool]:
-    """Rows the user may read: admins all; editors their regions' listings and suggestions and their own actions;
-    coaches their own listing's rows and their own actions (the list page itself is closed to coaches)."""
-    if not user.is_active:
-        return false()
-    if user.is_admin:
-        return true()
-    own = AuditEntry.actor_id == user.id
-    if user.is_editor and user.region_ids:
-        regions = list(user.region_ids)
-        return or_(
-            own,
-            and_(AuditEntry.entity_type == "partners",
-                 AuditEntry.entity_id.in_(select(Partner.id).where(Partner.region_id.in_(regions)))),
-            and_(AuditEntry.entity_type == "suggestions",
-                 AuditEntry.entity_id.in_(select(Suggestion.id).where(Suggestion.region_id.in_(regions)))),
-        )
-    if user.is_coach and user.partner_id is not None:
-        return or_(own, and_(AuditEntry.entity_type == "partners", AuditEntry.entity_id == user.partner_id))
-    return own
-
-
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
-
-
-def audit_query(user, filters: AuditFilters) -> Select[tuple[AuditEntry]]:
-    """The visible entries matching the filters, newest first."""
-    stmt = select(AuditEntry).where(audit_scope(user))
-    if filters.entity:
-        stmt = stmt.where(AuditEntry.entity_type == filters.entity)
-    if filters.action:
-        stmt = stmt.where(AuditEntry.action == filters.action)
-    if filters.actor == "system":
-        stmt = stmt.where(AuditEntry.actor_id.is_(None))
-    elif filters.actor:
-        stmt = stmt.where(AuditEntry.actor_id == int(filters.actor))
-    if filters.date_from is not None:
-        stmt = stmt.where(AuditEntry.created_at >= _local_midnight_utc(filters.date_from))
-    if filters.date_to is not None:
-        # The end day counts in full: up to midnight after it, Berlin time.
-        stmt = stmt.where(AuditEntry.created_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
-    if filters.partner_id is not None:
-        stmt = stmt.where(AuditEntry.entity_type == "partners", AuditEntry.entity_id == filters.partner_id)
-    return stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-
-
-def filter_choices(user) -> dict[str, list]:
-    """Entity types, actions and actors that occur in the user's visible rows (for the filter menus)."""
-    scope = audit_scope(user)
-    entities = sorted(db.session.scalars(select(AuditEntry.entity_type).where(scope).distinct()))
-    actions = sorted(db.session.scalars(select(AuditEntry.action).where(scope).distinct()))
-    actors: dict[int, str] = {}
-    rows = db.session.execute(select(AuditEntry.actor_id, AuditEntry.actor_label)
-                              .where(scope, AuditEntry.actor_id.is_not(None)).distinct())
-    for actor_id, label in rows:
-        actors.setdefault(actor_id, label)
-    return {"entities": entities, "actions": actions,
-            "actors": sorted(actors.items(), key=lambda item: item[1].casefold())}
 
 
 # --- the request boundary -------------------------------------------------------------------------
@@ -123,6 +59,18 @@ def _parse_int(args, name: str, filters: AuditFilters, message: str) -> int | No
         filters.errors[name] = message
         return None
     return int(raw)
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+
+
+def filtered_query(user, filters: AuditFilters):
+    # The end day counts in full: up to midnight after it, Berlin time.
+    return audit_query(user, entity=filters.entity, action=filters.action, actor=filters.actor,
+                       start=_local_midnight_utc(filters.date_from) if filters.date_from else None,
+                       end=_local_midnight_utc(filters.date_to + timedelta(days=1)) if filters.date_to else None,
+                       partner_id=filters.partner_id)
 
 
 def parse_filters(args) -> AuditFilters:
@@ -211,12 +159,12 @@ def audit_log():
     if current_user.is_coach:
         abort(403)
     filters = parse_filters(request.args)
-    page = db.paginate(audit_query(current_user, filters), page=filters.page, per_page=PER_PAGE,
+    page = db.paginate(filtered_query(current_user, filters), page=filters.page, per_page=PER_PAGE,
                        error_out=False, count=True)
     args = {key: value for key, value in request.args.items() if key != "page"}
     status = 400 if filters.errors else 200
     return render_template(
-        "admin/audit_log.html", page=page, filters=filters, args=args, choices=filter_choices(current_user),
+        "admin/audit_log.html", page=page, filters=filters, args=args, choices=filter_choices(db.session, current_user),
         entity_labels=entity_labels(), action_labels=action_labels(), change_labels=change_labels(),
         format_instant=lambda value: format_datetime(value, "dd.MM.yyyy HH:mm") if value else "",
         format_change=format_change, visible_changes=visible_changes,

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from network.admin import (  # noqa: F401  (each module registers its views on bp)
     audit_routes,
     import_routes,
+    listing_actions_routes,
     listings_routes,
     moderation_routes,
     privacy_routes,

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from network.audit import register_scope
 from network.demo import register_demo
-from network.directory import api, api_write, commands, demo, demo_accounts, models, privacy, routes  # noqa: F401
+from network.directory import api, api_write, commands, demo, demo_accounts, maintenance, models, privacy, routes  # noqa: F401
 from network.extensions import db
 
 
@@ -15,4 +16,5 @@ def init_app(app: Flask) -> None:
     for command in commands.directory_commands:
         app.cli.add_command(command)
     register_demo("accounts", demo_accounts.seed_demo_users)
+    register_scope("directory", maintenance.audit_scope)
     app.jinja_env.globals["has_demo_data"] = lambda: demo.has_demo_data(db.session)
