@@ -20,19 +20,17 @@ DOMAINS = (accounts, directory, scheduling)
 
 def create_app(config_class: type[Config] = Config) -> Flask:
     """Build the app: config, extensions, domains, admin area, error handlers."""
+    # Read the environment now, when the app starts, not when config.py was imported.
+    settings = config_class.settings()
     app = Flask(
         __name__,
-        instance_path=str(Path(config_class.INSTANCE_PATH).resolve()),
+        instance_path=settings["INSTANCE_PATH"],
         template_folder=str(BASE_DIR / "templates"),
         static_folder=str(BASE_DIR / "static"),
     )
-    app.config.from_object(config_class)
-    check = getattr(config_class, "check", None)
-    if check is not None:
-        # Production reads its secrets when the app starts, not when config.py was imported.
-        app.config.update(check())
+    app.config.from_mapping(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
+    if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key_from_instance(Path(app.instance_path))
 
     register_request_state(app)
@@ -73,7 +71,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(BASE_DIR / "network" / "translations"))
-    app.extensions["partnernetz.geocoder"] = make_geocoder(app.config, app.instance_path)
+    app.extensions["partnernetz.geocoder"] = make_geocoder(app.config)
     app.extensions["partnernetz.mailer"] = Mailer(app.config, app.instance_path)
     security.register(app)
     templating.register(app)

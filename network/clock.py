@@ -14,7 +14,7 @@ def utcnow() -> datetime:
 def now() -> datetime:
     """The application's current instant: tests set app.config["CLOCK"] to a callable to move time."""
     if has_app_context():
-        override = current_app.config.get("CLOCK")
+        override = current_app.config["CLOCK"]
         if override is not None:
             return override()
     return utcnow()

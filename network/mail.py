@@ -20,12 +20,12 @@ class Mailer:
     """Send EmailMessage objects; the transport comes from the config so tests pass a real local SMTP server."""
 
     def __init__(self, config: Mapping, instance_path: str) -> None:
-        self.server = config.get("MAIL_SERVER")
-        self.port = int(config.get("MAIL_PORT") or 25)
-        self.username = config.get("MAIL_USERNAME")
-        self.password = config.get("MAIL_PASSWORD")
-        self.use_tls = bool(config.get("MAIL_USE_TLS"))
-        self.sender = config.get("MAIL_FROM") or "Partnernetz <no-reply@partnernetz.invalid>"
+        self.server = config["MAIL_SERVER"]
+        self.port = config["MAIL_PORT"]
+        self.username = config["MAIL_USERNAME"]
+        self.password = config["MAIL_PASSWORD"]
+        self.use_tls = config["MAIL_USE_TLS"]
+        self.sender = config["MAIL_FROM"]
         self.outbox = Path(instance_path) / "outbox"
 
     def new_message(self, to: str, subject: str, body: str) -> EmailMessage:

@@ -34,7 +34,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         img_src = "'self' data:"
-        tile_origin = _tile_origin(app.config.get("MAP_TILES", "none"))
+        tile_origin = _tile_origin(app.config["MAP_TILES"])
         if tile_origin:
             img_src += f" {tile_origin}"
         script_src = "'self'"

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from config import Config
 from network.geo.gazetteer import Gazetteer
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult, Geocoder, make_geocoder, make_nominatim
 
@@ -153,9 +154,18 @@ def test_not_found_survives_pickling() -> None:
     assert str(error) == "Ort oder PLZ nicht gefunden: Schwlm"
 
 
+def _settings(instance: Path, environ: dict[str, str]) -> dict:
+    """The app's settings as config.py reads them from environ, with the instance folder in instance."""
+
+    class Isolated(Config):
+        INSTANCE_PATH = str(instance)
+
+    return Isolated.settings(environ)
+
+
 def test_default_config_is_offline(tmp_path: Path) -> None:
-    for config in ({}, {"NOMINATIM_URL": None}, {"NOMINATIM_URL": ""}):
-        geocoder = make_geocoder(config, str(tmp_path))
+    for environ in ({}, {"NOMINATIM_URL": ""}):
+        geocoder = make_geocoder(_settings(tmp_path, environ))
         assert geocoder.remote is None
         with pytest.raises(GeocodeNotFound):
             geocoder.geocode("Zeche Zollverein")
@@ -164,7 +174,7 @@ def test_default_config_is_offline(tmp_path: Path) -> None:
 
 def test_default_config_sends_nothing(tmp_path: Path, nominatim: LocalNominatim) -> None:
     # A server is listening, but without NOMINATIM_URL nobody may talk to it.
-    geocoder = make_geocoder({"GEOCODE_CACHE_PATH": str(tmp_path / "c.sqlite")}, str(tmp_path))
+    geocoder = make_geocoder(_settings(tmp_path, {"GEOCODE_CACHE_PATH": str(tmp_path / "c.sqlite")}))
     with pytest.raises(GeocodeNotFound):
         geocoder.geocode("Zeche Zollverein")
     assert nominatim.hits == []
@@ -279,8 +289,8 @@ def test_unreachable_server_is_not_found(gazetteer: Gazetteer, tmp_path: Path) -
 
 
 def test_make_geocoder_with_url(nominatim: LocalNominatim, tmp_path: Path) -> None:
-    config = {"NOMINATIM_URL": nominatim.url + "/", "NOMINATIM_USER_AGENT": "Partnernetz/1.0 (admin@example.org)"}
-    geocoder = make_geocoder(config, str(tmp_path))
+    environ = {"NOMINATIM_URL": nominatim.url + "/", "NOMINATIM_USER_AGENT": "Partnernetz/1.0 (admin@example.org)"}
+    geocoder = make_geocoder(_settings(tmp_path, environ))
     assert geocoder.geocode("Zeche Zollverein").source == "nominatim"
     assert geocoder.geocode("44135").source == "gazetteer"
     assert (tmp_path / "geocode_cache.sqlite").exists()  # default cache path: inside the instance folder
@@ -289,7 +299,7 @@ def test_make_geocoder_with_url(nominatim: LocalNominatim, tmp_path: Path) -> No
 
 
 def test_make_nominatim_parses_urls() -> None:
-    remote = make_nominatim("https://nominatim.example.org/geo/", user_agent="x")
+    remote = make_nominatim("https://nominatim.example.org/geo/", user_agent="x", timeout=5)
     assert remote.domain == "nominatim.example.org/geo" and remote.scheme == "https"
     with pytest.raises(ValueError):
-        make_nominatim("ftp://example.org", user_agent="x")
+        make_nominatim("ftp://example.org", user_agent="x", timeout=5)

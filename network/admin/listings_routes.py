@@ -73,15 +73,15 @@ def _taxonomy() -> dict[str, Any]:
 
 def _map_settings() -> dict[str, Any]:
     cfg = current_app.config
-    tiles = cfg.get("MAP_TILES", "osm")
-    center = cfg.get("MAP_CENTER", (51.45, 7.65))
+    tiles = cfg["MAP_TILES"]
+    center = cfg["MAP_CENTER"]
     return {
         "tiles": "" if tiles == "none" else (OSM_TILES if tiles == "osm" else tiles),
         # Trusted HTML from the deployment's configuration, as on the public map.
-        "attribution": cfg.get("MAP_TILES_ATTRIBUTION", "") if tiles != "none" else "",
+        "attribution": cfg["MAP_TILES_ATTRIBUTION"] if tiles != "none" else "",
         "center_lat": center[0],
         "center_lon": center[1],
-        "zoom": cfg.get("MAP_ZOOM", 9),
+        "zoom": cfg["MAP_ZOOM"],
     }
 
 

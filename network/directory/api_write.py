@@ -31,7 +31,6 @@ bp = Blueprint("directory_api_write", __name__, url_prefix="/api")
 # docs/architecture.md under "CSRF exemptions".
 csrf.exempt(bp)
 
-DEFAULT_RATE_LIMIT = "60 per minute"
 _LIST_FIELDS = {"topics": TOPIC_SEPARATOR, "languages": ","}
 
 
@@ -51,7 +50,7 @@ def _rate_key() -> str:
 
 
 def _rate_limit() -> str:
-    return current_app.config.get("API_WRITE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    return current_app.config["API_WRITE_RATE_LIMIT"]
 
 
 write_limit = limiter.shared_limit(_rate_limit, scope="api_write", key_func=_rate_key)

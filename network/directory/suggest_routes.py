@@ -23,7 +23,7 @@ from network.i18n import current_language
 
 
 def _public_post_limit() -> str:
-    return current_app.config.get("PUBLIC_SUGGESTION_RATE_LIMIT", "10 per hour")
+    return current_app.config["PUBLIC_SUGGESTION_RATE_LIMIT"]
 
 
 # One budget for both forms: a bot switching from one form to the other gains nothing.

@@ -22,8 +22,6 @@ from network.geo.gazetteer import Gazetteer, normalize
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = "Partnernetz/1.0 (+admin contact)"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 # Places rarely move; a wrong answer is fixed by deleting the cache file.
 FOUND_TTL_SECONDS = 90 * 24 * 3600.0
 # A miss may be a typo today and a new street next month: forget it sooner.
@@ -235,8 +233,7 @@ class Geocoder:
         return GeocodeNotFound(text, self.gazetteer.suggest(text))
 
 
-def make_nominatim(url: str, user_agent: str = DEFAULT_USER_AGENT,
-                   timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Nominatim:
+def make_nominatim(url: str, user_agent: str, timeout: float) -> Nominatim:
     """geopy's Nominatim for a base URL like "https://nominatim.example.org" or "http://127.0.0.1:8765/sub"."""
     parts = urlsplit(url if "://" in url else f"https://{url}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -248,16 +245,11 @@ def make_nominatim(url: str, user_agent: str = DEFAULT_USER_AGENT,
                      timeout=timeout, adapter_factory=URLLibAdapter)
 
 
-def make_geocoder(config: Mapping[str, Any], instance_path: str) -> Geocoder:
+def make_geocoder(config: Mapping[str, Any]) -> Geocoder:
     """The application's geocoder: offline only unless NOMINATIM_URL is set."""
     gazetteer = Gazetteer.default()
-    url = config.get("NOMINATIM_URL") or None
+    url = config["NOMINATIM_URL"]
     if not url:
         return Geocoder(gazetteer)
-    remote = make_nominatim(
-        str(url),
-        user_agent=config.get("NOMINATIM_USER_AGENT") or DEFAULT_USER_AGENT,
-        timeout=float(config.get("NOMINATIM_TIMEOUT") or DEFAULT_TIMEOUT_SECONDS),
-    )
-    cache_path = config.get("GEOCODE_CACHE_PATH") or os.path.join(instance_path, "geocode_cache.sqlite")
-    return Geocoder(gazetteer, remote=remote, cache_path=str(cache_path))
+    remote = make_nominatim(url, user_agent=config["NOMINATIM_USER_AGENT"], timeout=config["NOMINATIM_TIMEOUT"])
+    return Geocoder(gazetteer, remote=remote, cache_path=config["GEOCODE_CACHE_PATH"])

@@ -84,10 +84,9 @@ class Settings:
 def settings_from_config(config) -> Settings:
     """Settings from a mapping with the SCHEDULING_* keys (the Flask config)."""
     return Settings(
-        rules=TravelRules(road_factor=float(config.get("SCHEDULING_ROAD_FACTOR", 1.3)),
-                          speed_kmh=float(config.get("SCHEDULING_SPEED_KMH", 50.0)),
-                          buffer_min=float(config.get("SCHEDULING_BUFFER_MIN", 15.0))),
-        request_ttl=timedelta(days=int(config.get("SCHEDULING_REQUEST_TTL_DAYS", 7))),
+        rules=TravelRules(road_factor=config["SCHEDULING_ROAD_FACTOR"], speed_kmh=config["SCHEDULING_SPEED_KMH"],
+                          buffer_min=config["SCHEDULING_BUFFER_MIN"]),
+        request_ttl=timedelta(days=config["SCHEDULING_REQUEST_TTL_DAYS"]),
     )
 
 

@@ -42,14 +42,13 @@ log = logging.getLogger(__name__)
 
 PAGE_DAYS = 14  # the request page shows two weeks, paged by one week
 DEFAULT_DURATION = 60
-DEFAULT_VISIT_RATE_LIMIT = "20 per hour"
 
 
 # --- shared with the JSON API ------------------------------------------------------------------------
 
 
 def _visit_rate_limit() -> str:
-    return current_app.config.get("VISIT_REQUEST_RATE_LIMIT", DEFAULT_VISIT_RATE_LIMIT)
+    return current_app.config["VISIT_REQUEST_RATE_LIMIT"]
 
 
 # One budget per address for the form and POST /api/visits: switching channels gains a bot nothing.
