@@ -27,11 +27,6 @@ CENTRES: dict[str, tuple[float, float]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return Gazetteer.default()
-
-
 def km_to(location: Location, town: str) -> float:
     return great_circle((location.latitude, location.longitude), CENTRES[town]).km
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from conftest import csrf_from
 from network.admin.models import AuditEntry, Suggestion
 from network.admin.moderation import find_duplicate, nearest_region, submit_new_listing
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.models import Partner, Region
 from network.extensions import db, limiter
-
-from conftest import csrf_from
 
 # Postcode centroids of the offline gazetteer.
 SCHWELM = (51.2863, 7.2939)
