@@ -1,4 +1,5 @@
-# Partnernetz: `make run` serves the app with demo data, `make test` runs the whole suite.
+# Partnernetz: `make run` serves the app with demo data, `make test` runs the whole suite,
+# `make test-fast` all but the tests marked slow, `make lint` checks style and import layers.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ FLASK := $(BIN)/flask --app network
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev translations bench clean
+.PHONY: run test test-fast lint install install-dev translations bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,15 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# For development; CI runs `make test`.
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The import-layer contracts live in .importlinter; until it exists only ruff runs.
+lint: install-dev
+	$(BIN)/ruff check .
+	@if [ -f .importlinter ]; then $(BIN)/lint-imports; else echo "lint-imports: no .importlinter, skipped"; fi
 
 bench: install-dev
 	$(BIN)/python bench/search.py

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from geopy.distance import great_circle
 from sqlalchemy import func, insert, select, text
@@ -104,7 +104,7 @@ def _ensure_organisations(session: Session, rng: random.Random, count: int) -> l
         if label not in {n for n, _, _ in names}:
             names.append((label, kind, town))
     existing = {name: oid for oid, name in session.execute(select(Organisation.id, Organisation.name))}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     missing = [
         {"name": name, "org_type": kind, "website": None, "city": town, "created_at": now, "updated_at": now}
         for name, kind, town in names
@@ -131,7 +131,7 @@ def generate_partners(session: Session, n: int, seed: int) -> None:
     kind_weights = [_KIND_WEIGHTS.get(slug, 1) for slug in kind_slugs]
     region_slugs = list(regions)
     town_weights = [t[4] for t in TOWNS]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     rows: list[dict] = []
     topic_choices: list[list[int]] = []
@@ -214,12 +214,12 @@ def generate_partners(session: Session, n: int, seed: int) -> None:
     # organisation_id flips between None and a value, which took a minute.)
     first_id = (session.scalar(select(func.max(Partner.id))) or 0) + 1
     ids = list(range(first_id, first_id + n))
-    for pid, row in zip(ids, rows):
+    for pid, row in zip(ids, rows, strict=True):
         row["id"] = pid
     session.execute(insert(Partner.__table__), rows)
     if session.get_bind().dialect.name == "postgresql":
         # Later ORM inserts draw ids from the sequence, which knows nothing of ours.
         session.execute(text("SELECT setval(pg_get_serial_sequence('partners', 'id'), (SELECT max(id) FROM partners))"))
-    links = [{"partner_id": pid, "topic_id": tid} for pid, tids in zip(ids, topic_choices) for tid in tids]
+    links = [{"partner_id": pid, "topic_id": tid} for pid, tids in zip(ids, topic_choices, strict=True) for tid in tids]
     session.execute(insert(partner_topics), links)
     session.flush()

@@ -1,4 +1,4 @@
-"""Benchmark: the directory map for 10,000 partners, build_map (JSON + FastMarkerCluster) against folium's one-Marker-per-partner way."""
+"""Benchmark: the map for 10,000 partners, build_map (JSON + FastMarkerCluster) against one folium Marker each."""
 from __future__ import annotations
 
 import random

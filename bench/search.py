@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flask_migrate import upgrade  # noqa: E402
 from geopy.distance import great_circle  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -94,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         # The factory and Alembic's env.py turn on INFO logging; migration chatter would hide the result.
         logging.disable(logging.INFO)
         with app.app_context():
-            from flask_migrate import upgrade
-
             upgrade(directory=str(ROOT / "migrations"))
             session = db.session
             existing = session.scalar(select(func.count(Partner.id)))

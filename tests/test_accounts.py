@@ -4,14 +4,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conftest import TEST_PASSWORD, csrf_from
 from network.accounts.models import ApiToken, User
 from network.extensions import db
 
-from conftest import TEST_PASSWORD, csrf_from
-
 
 def test_password_is_hashed_with_scrypt(make_user):
-    user = make_user("admin")
+    user = make_user("admin")  # stored with the fixture's cheap hash; the app's own is set here
+    user.set_password(TEST_PASSWORD)
     assert user.password_hash.startswith("scrypt:")
     assert TEST_PASSWORD not in user.password_hash
     assert user.check_password(TEST_PASSWORD) and not user.check_password("falsch")
@@ -71,7 +71,8 @@ def test_password_reset_by_mail(client, app, make_user, csrf_token):
     user = make_user("editor", regions=["dortmund"])
     outbox = Path(app.instance_path) / "outbox"
     before = set(outbox.glob("*.eml")) if outbox.exists() else set()
-    response = client.post("/passwort-vergessen", data={"email": user.email.upper(), "csrf_token": csrf_token("/passwort-vergessen")})
+    response = client.post("/passwort-vergessen",
+                           data={"email": user.email.upper(), "csrf_token": csrf_token("/passwort-vergessen")})
     assert response.status_code == 302
     new = set(outbox.glob("*.eml")) - before
     assert len(new) == 1

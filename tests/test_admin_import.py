@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_from
+from conftest import audit_count, browser_log_in, csrf_from, partner_count
 from network.directory.imports import STAGE_LIFETIME, ImportStage, preview_import
 from network.audit import AuditEntry
 from network.clock import utcnow
@@ -48,7 +48,8 @@ def csv_bytes(rows: Sequence[dict[str, str]], *, delimiter: str = ",", bom: bool
     for values in rows:
         cells = [values.get(col, "") for col in HEADER]
         if decimal_comma:
-            cells = [c.replace(".", ",") if col in ("latitude", "longitude") else c for col, c in zip(HEADER, cells)]
+            cells = [c.replace(".", ",") if col in ("latitude", "longitude") else c
+                     for col, c in zip(HEADER, cells, strict=True)]
         writer.writerow(cells)
     data = out.getvalue().encode("utf-8")
     return b"\xef\xbb\xbf" + data if bom else data
@@ -75,15 +76,6 @@ def confirm(client, token: str, page_html: str | None = None, *, with_csrf: bool
     if with_csrf:
         data["csrf_token"] = csrf_from(page_html or client.get("/admin/import").get_data(as_text=True))
     return client.post(f"/admin/import/{token}/bestaetigen", data=data)
-
-
-def partner_count() -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count(Partner.id))) or 0
-
-
-def audit_count() -> int:
-    return db.session.scalar(select(func.count(AuditEntry.id))) or 0
 
 
 def error_rows(html: str) -> list[tuple[str, str, str]]:
@@ -118,7 +110,7 @@ def test_upload_preview_names_each_bad_row_with_line_field_and_reason(client, ad
 
 
 def test_whole_file_problems_are_shown_in_the_preview(client, admin):
-    _token, page = preview(client, "name;kind;farbe\nA;innovationscoach;rot\n".encode())
+    _token, page = preview(client, b"name;kind;farbe\nA;innovationscoach;rot\n")
     html = page.get_data(as_text=True)
     assert "Unbekannte Spalte „farbe“" in html
     assert "Die Pflichtspalte „region“ fehlt." in html
@@ -157,6 +149,7 @@ def test_xss_name_in_the_file_renders_as_text_in_the_preview(client, admin):
 # --- all or nothing, 5,000 rows ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_5000_rows_with_one_bad_row_write_nothing_then_the_fixed_file_imports_all(client, admin):
     rows = [good_row(n) for n in range(1, 5001)]
     rows[2499] = good_row(2500, region="atlantis")  # spreadsheet line 2501
@@ -373,26 +366,10 @@ def test_preview_service_writes_nothing(app_ctx, taxonomy, make_user):
 
 # --- in the browser ---------------------------------------------------------------------------------
 
-@pytest.fixture()
-def browser_page(live_server, chromium):
-    """A headless Chromium page on the app served from loopback."""
-    page = chromium.new_context(locale="de-DE").new_page()
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    yield page, live_server
-
-
-def test_browser_upload_preview_confirm_and_client_side_size_check(browser_page, make_user, app):
-    from conftest import TEST_PASSWORD
-
-    page, base = browser_page
-    user = make_user("admin")
-    page.goto(f"{base}/anmelden")
-    page.fill("#email", user.email)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("form.stacked-form button[type=submit]")
-    page.wait_for_url(f"{base}/admin/")
+@pytest.mark.slow
+def test_browser_upload_preview_confirm_and_client_side_size_check(browser_page, live_server, make_user, app):
+    page, base = browser_page, live_server
+    browser_log_in(page, base, make_user("admin").email)
 
     # Too large: the page's script refuses the file before it is sent, with the German message.
     saved = app.config["MAX_CONTENT_LENGTH"]

@@ -8,14 +8,12 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
+from conftest import TEST_PASSWORD, csrf_from, forget_current_user, post_form
 from network.accounts.models import User
 from network.audit import AuditEntry
 from network.extensions import db
-
-from conftest import TEST_PASSWORD, csrf_from
 
 
 def _count_users() -> int:
@@ -29,20 +27,12 @@ def _region_id(slug: str) -> int:
 
 
 def _post_form(client, path: str, data: dict):
-    token = csrf_from(client.get(path).get_data(as_text=True))
-    return client.post(path, data={**data, "csrf_token": token})
+    return post_form(client, path, data, token_page=path)  # the form's own page gives the token
 
 
 def _user(user_id: int) -> User:
     db.session.expire_all()
     return db.session.get(User, user_id)
-
-
-def _forget_current_user() -> None:
-    # The tests run inside one app context, so the per-request caches on g (Flask-Login's user, Flask-WTF's
-    # CSRF token) outlive a request; with two clients (two browsers) they must go before the other one asks.
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
 
 
 def _outbox_files(app) -> set[Path]:
@@ -145,6 +135,7 @@ def test_admin_creates_an_editor_with_password_who_can_log_in(client, app, make_
     assert login_response.status_code == 302
 
 
+@pytest.mark.slow
 def test_create_coach_with_set_password_link_by_mail(client, app, make_user, make_partner, login):
     admin = make_user("admin")
     partner = make_partner(name="Dr. Erika Beispiel")
@@ -291,7 +282,7 @@ def test_disabled_user_cannot_log_in_and_loses_the_session(app, client, make_use
                                          "csrf_token": token}).status_code == 302
     assert other.get("/admin/").status_code == 200
 
-    _forget_current_user()
+    forget_current_user()
     login(admin)
     response = _post_form(client, f"/admin/benutzer/{account.id}", {
         "name": account.name, "role": "editor", "regions": [str(_region_id("hagen"))]})  # is_enabled unchecked
@@ -300,16 +291,16 @@ def test_disabled_user_cannot_log_in_and_loses_the_session(app, client, make_use
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity_id == account.id))
     assert entry.action == "disable" and entry.changes == {"is_enabled": [True, False]}
 
-    _forget_current_user()
+    forget_current_user()
     assert other.get("/admin/").status_code == 302  # the open session is gone
-    _forget_current_user()
+    forget_current_user()
     fresh = app.test_client()
     token = csrf_from(fresh.get("/anmelden").get_data(as_text=True))
     assert fresh.post("/anmelden", data={"email": account.email, "password": TEST_PASSWORD,
                                          "csrf_token": token}).status_code == 401
 
     # Enabling again lets them back in.
-    _forget_current_user()
+    forget_current_user()
     response = _post_form(client, f"/admin/benutzer/{account.id}", {
         "name": account.name, "role": "editor", "regions": [str(_region_id("hagen"))], "is_enabled": "y"})
     assert response.status_code == 302 and _user(account.id).is_enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from conftest import partner_count
 from network.accounts.models import ApiToken
 from network.audit import AuditEntry
 from network.clock import utcnow
@@ -39,10 +40,6 @@ def issue_token():
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def partner_count() -> int:
-    return db.session.scalar(select(func.count(Partner.id))) or 0
 
 
 @pytest.fixture()

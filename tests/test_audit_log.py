@@ -1,19 +1,18 @@
 """The audit log list: who sees which rows, filters, pagination, before → after, and escaping."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from conftest import csrf_from
 from network.audit import record
 from network.directory.models import partner_snapshot
 from network.audit import AuditEntry
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.listings import update_listing
 from network.extensions import db
-
-from conftest import csrf_from
 
 
 def _rows(html: str) -> int:
@@ -78,10 +77,10 @@ def test_coaches_and_anonymous_users_cannot_open_the_list(client, login, world):
 
 
 def test_filters(client, login, world):
-    jan = datetime(2025, 1, 15, 10, 0, tzinfo=timezone.utc)
-    feb = datetime(2025, 2, 15, 10, 0, tzinfo=timezone.utc)
+    jan = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
+    feb = datetime(2025, 2, 15, 10, 0, tzinfo=UTC)
     # 23:30 UTC on 31 March is 1 April in Berlin: the day filter goes by the local calendar.
-    late = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2025, 3, 31, 23, 30, tzinfo=UTC)
     _entry(world["admin"], world["dortmund"], when=jan, note="jan-update")
     _entry(world["editor"], world["dortmund"], action="archive", when=feb, note="feb-archive")
     _entry(None, world["bochum"], action="confirm", when=late, note="april-confirm")

@@ -8,13 +8,7 @@ import pytest
 from network.directory.demo import XSS_DEMO_NAME, seed_demo
 from network.extensions import db
 
-
-@pytest.fixture()
-def browser_page(chromium):
-    context = chromium.new_context(locale="de-DE")
-    page = context.new_page()
-    yield page
-    context.close()
+pytestmark = pytest.mark.slow
 
 
 def test_map_page_for_58332_shows_markers_list_and_popups_without_leaving_the_host(live_server, browser_page):

@@ -1,14 +1,15 @@
-"""Headless Chromium: a regional editor edits a listing, drags its marker, and sees the change in public and in the log."""
+"""Headless Chromium: a regional editor edits a listing, drags its marker, sees the change in public and in the log."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import browser_log_in
 from network.directory.models import Partner
 from network.extensions import db
 
-from conftest import TEST_PASSWORD
+pytestmark = pytest.mark.slow
 
 DORTMUND = dict(region="dortmund", street="Kampstraße 1", postcode="44137", city="Dortmund",
                 latitude=51.5139, longitude=7.4653, phone="0231 100")
@@ -35,14 +36,6 @@ class Watch:
         return {urlsplit(url).netloc for url in self.requests if not url.startswith(("data:", "blob:"))}
 
 
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/anmelden")
-    page.fill("#email", email)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("form.stacked-form button[type=submit]")
-    page.wait_for_url(f"{base}/admin/")
-
-
 def test_editor_edits_phone_drags_marker_and_sees_it_public_and_in_the_log(
         live_server, chromium, make_partner, make_user):
     partner = make_partner(name="Dora Dortmund", **DORTMUND)
@@ -51,7 +44,7 @@ def test_editor_edits_phone_drags_marker_and_sees_it_public_and_in_the_log(
     page = context.new_page()
     watch = Watch(page)
 
-    _log_in(page, live_server, editor.email)
+    browser_log_in(page, live_server, editor.email)
     page.click("text=Einträge pflegen")
     page.wait_for_url("**/admin/eintraege")
     page.click(f"tr[data-partner-id='{partner.id}'] a.listing-name")
@@ -121,7 +114,7 @@ def test_without_javascript_the_coordinates_are_typed(live_server, chromium, mak
     editor = make_user("editor", regions=["dortmund"])
     context = chromium.new_context(locale="de-DE", java_script_enabled=False)
     page = context.new_page()
-    _log_in(page, live_server, editor.email)
+    browser_log_in(page, live_server, editor.email)
     page.goto(f"{live_server}/admin/eintraege/{partner.id}")
     assert not page.locator("#listing-map").is_visible()  # no empty map box without JavaScript
     page.fill("#field-latitude", "51,52")

@@ -41,6 +41,7 @@ def partner_count() -> int:
 # --- seed-demo ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_seed_demo_creates_and_reports(runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
@@ -61,6 +62,7 @@ def test_seed_demo_if_empty(runner, make_partner):
     assert partner_count() == 1
 
 
+@pytest.mark.slow
 def test_seed_demo_if_empty_on_an_empty_database(runner):
     result = runner.invoke(args=["seed-demo", "--if-empty"])
     assert result.exit_code == 0
@@ -125,6 +127,7 @@ def test_import_of_a_missing_file_is_a_usage_error(runner, tmp_path):
 # --- export-partners ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_to_file_and_reimport(runner, tmp_path):
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     target = tmp_path / "export.csv"

@@ -72,6 +72,7 @@ def test_production_starts_with_both_and_marks_the_session_cookie_secure(tmp_pat
     assert not app.config.get("TESTING")
 
 
+@pytest.mark.slow
 def test_production_uses_the_environments_secret_key_and_database(tmp_path):
     """In a fresh interpreter, as a WSGI server would start it: the values come from the environment."""
     instance = tmp_path / "instance"

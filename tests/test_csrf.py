@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from conftest import TEST_PASSWORD, changes, csrf_from, log_in, snapshot
 from network.accounts.models import ApiToken
 from network.accounts.service import make_reset_token
 from network.directory.freshness import make_confirm_token
@@ -35,10 +35,8 @@ from network.scheduling.localtime import local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, Visit
 
-from conftest import TEST_PASSWORD, csrf_from
-
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)  # Monday, 09:00 in Berlin
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday, 09:00 in Berlin
 FIRM_ADDRESS = "Ruhrstraße 55, 58332 Schwelm"
 CSRF_MESSAGE = "Das Formular ist abgelaufen"  # the error page's text for a CSRF failure (German by default)
 
@@ -119,11 +117,8 @@ def test_the_exempt_set_is_exactly_the_documented_list(app):
 
 
 @pytest.fixture()
-def world(app, make_coach, make_partner, make_user, set_clock, monkeypatch):
+def world(app, make_coach, make_partner, make_user, set_clock, lifted_rate_limits):
     set_clock(NOW)
-    for key in ("PUBLIC_SUGGESTION_RATE_LIMIT", "VISIT_REQUEST_RATE_LIMIT", "API_WRITE_RATE_LIMIT"):
-        monkeypatch.setitem(app.config, key, "1000 per hour")
-    limiter.reset()
     admin = make_user("admin")
     partner, coach = make_coach(name="Erika Musterfrau", region="hagen", email="erika@example.org")
     duplicate = make_partner(name="Erika Mustefrau", region="hagen", email="erika@example.org")
@@ -253,31 +248,6 @@ FORMS = {
 }
 
 
-def state(app: Flask):
-    """Every row of every table, the mails in the outbox, the staged uploads."""
-    db.session.expire_all()
-    rows = {table.name: [tuple(row) for row in db.session.execute(
-        table.select().order_by(*table.primary_key.columns))] for table in db.metadata.sorted_tables}
-    db.session.rollback()
-    files = {}
-    for folder in ("outbox", "imports"):
-        path = Path(app.instance_path) / folder
-        files[folder] = sorted(os.listdir(path)) if path.is_dir() else []
-    return rows, files
-
-
-def changes(before, after) -> list[str]:
-    names = [name for name in before[0] if before[0][name] != after[0][name]]
-    names += [folder for folder in before[1] if before[1][folder] != after[1][folder]]
-    return names
-
-
-def log_in(client, user) -> None:
-    token = csrf_from(client.get("/anmelden").get_data(as_text=True))
-    response = client.post("/anmelden", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-
-
 def csrf_refusal(response, records) -> bool:
     """A 400 from CSRFProtect: it logs why ("The CSRF token is missing.") and the page says the form expired."""
     logged = any(record.name == "flask_wtf.csrf" and "CSRF token" in record.getMessage() for record in records)
@@ -287,6 +257,7 @@ def csrf_refusal(response, records) -> bool:
 # --- every protected route refuses a post without a token ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_form_post_without_a_token_is_refused_and_changes_nothing(app, world, caplog):
     caplog.set_level(logging.INFO, logger="flask_wtf.csrf")
     # Login and logout last: were either to work without a token, it would not change who sends the rest.
@@ -302,17 +273,17 @@ def test_every_form_post_without_a_token_is_refused_and_changes_nothing(app, wor
     log_in(admin, world["admin"])
     anonymous = app.test_client()
     violations = []
-    before = state(app)
+    before = snapshot(app)
     for who, client in (("admin", admin), ("anonymous", anonymous)):
         for rule, method in protected:
             url = url_for_route(app, rule, method, world)
             caplog.clear()
             response = client.open(url, method=method, data=FORMS[rule.endpoint](world))
             problem = [] if csrf_refusal(response, caplog.records) else ["not refused as CSRF"]
-            changed = changes(before, state(app))
+            changed = changes(before, snapshot(app))
             if changed:
                 problem.append("changed " + ", ".join(changed))
-                before = state(app)
+                before = snapshot(app)
             if problem:
                 violations.append(f"({who}, {method}, {url}, {response.status_code}): {'; '.join(problem)}")
 
@@ -376,13 +347,13 @@ def test_the_exempt_writes_work_without_a_token(app, world, caplog):
 def test_the_firms_private_link_forms_are_still_csrf_checked(app, world):
     """The two exempt views check HTML form posts themselves (docs/architecture.md): 400, nothing changes."""
     client = app.test_client()
-    before = state(app)
+    before = snapshot(app)
     for endpoint, data in (("scheduling.firm_cancel_visit", {}),
                            ("scheduling.firm_reschedule_visit", {"start": "2026-12-03T14:00"})):
         url = app.url_map.bind("localhost").build(endpoint, {"token": world["tokens"][endpoint]}, method="POST")
         response = client.post(url, data=data)
         assert response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True), endpoint
-        assert changes(before, state(app)) == [], endpoint
+        assert changes(before, snapshot(app)) == [], endpoint
     # With the page's token the same form post works.
     page = client.get(f"/termin/{world['tokens']['scheduling.firm_cancel_visit']}")
     response = client.post(f"/termin/{world['tokens']['scheduling.firm_cancel_visit']}/cancel",

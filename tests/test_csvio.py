@@ -5,13 +5,14 @@ import csv
 import io
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
+from conftest import partner_count
 from network.directory.csvio import (
     COLUMNS,
     ImportFailed,
@@ -25,7 +26,7 @@ from network.directory.demo import XSS_DEMO_NAME, seed_demo
 from network.directory.models import Organisation, Partner
 from network.extensions import db
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 
 GOOD = {
@@ -81,10 +82,6 @@ def import_errors(data: bytes, geocoder) -> list[RowError]:
     return info.value.errors
 
 
-def partner_count() -> int:
-    return db.session.scalar(select(func.count(Partner.id)))
-
-
 def snapshot() -> list[tuple]:
     """Everything the CSV carries, per partner, independent of ids."""
     out = []
@@ -92,7 +89,7 @@ def snapshot() -> list[tuple]:
         confirmed = None
         if p.confirmed_at is not None:
             # The CSV carries the calendar day in Berlin, not the time of day.
-            moment = p.confirmed_at if p.confirmed_at.tzinfo else p.confirmed_at.replace(tzinfo=timezone.utc)
+            moment = p.confirmed_at if p.confirmed_at.tzinfo else p.confirmed_at.replace(tzinfo=UTC)
             confirmed = moment.astimezone(BERLIN)
         out.append((
             p.name, p.kind.slug, p.organisation.name if p.organisation else "", p.region.slug,
@@ -125,7 +122,7 @@ def test_export_then_import_gives_the_same_data(taxonomy, geocoder, make_partner
         description='Zeile eins\nZeile zwei; mit "Anführungszeichen", Komma und |Pipe|',
         phone="+49 2336 0000", city="@Schwelm", street="+Plusweg 1", website="",
         latitude=51.2857, longitude=-7.2930, service_radius_km=12.5, languages="de,tr",
-        is_person=False, confirmed_at=datetime(2025, 1, 31, 23, 30, tzinfo=timezone.utc),
+        is_person=False, confirmed_at=datetime(2025, 1, 31, 23, 30, tzinfo=UTC),
     )
     make_partner(name="'Apostroph", organisation="", topics=[], description="", confirmed_at=NOW)
     db.session.commit()
@@ -142,6 +139,7 @@ def test_export_then_import_gives_the_same_data(taxonomy, geocoder, make_partner
     assert export_bytes() == data  # and the export of the import is byte for byte the same file
 
 
+@pytest.mark.slow
 def test_round_trip_with_comma_delimiter(taxonomy, geocoder):
     seed_demo(db.session, now=NOW)
     db.session.commit()
@@ -160,7 +158,7 @@ def test_export_is_utf8_with_bom_semicolons_and_decimal_commas(make_partner):
     text = data.decode("utf-8-sig")
     header, line = text.splitlines()[:2]
     assert header.split(";") == list(COLUMNS)
-    cells = dict(zip(COLUMNS, next(csv.reader([line], delimiter=";"))))
+    cells = dict(zip(COLUMNS, next(csv.reader([line], delimiter=";")), strict=True))
     assert cells["name"] == "Jürgen Größe"
     assert (cells["latitude"], cells["longitude"], cells["service_radius_km"]) == ("51,2857", "7,293", "30")
 
@@ -434,6 +432,7 @@ def _big_file(bad_index: int | None) -> bytes:
     return csv_bytes(rows, delimiter=";", bom=True)
 
 
+@pytest.mark.slow
 def test_bad_row_in_5000_writes_nothing_then_fixed_file_imports_all(taxonomy, geocoder):
     bad_index = 2716
     errors = import_errors(_big_file(bad_index), geocoder)
@@ -461,7 +460,7 @@ def test_bad_row_in_5000_writes_nothing_then_fixed_file_imports_all(taxonomy, ge
 def test_export_neutralises_formula_cells(make_partner, value):
     make_partner(name="Normal", description=value)
     text = export_bytes().decode("utf-8-sig")
-    cells = dict(zip(COLUMNS, list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))[1]))
+    cells = dict(zip(COLUMNS, list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))[1], strict=True))
     assert cells["description"] == "'" + value
     assert cells["name"] == "Normal"
     assert cells["phone"] == "'+49 2336 0000"

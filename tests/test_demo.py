@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from network.extensions import db
 from network.geo.distance import great_circle_km
 from network.geo.gazetteer import Gazetteer
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 # Rough centres of the regions, taken independently of the demo data.
 REGION_CENTRES = {
@@ -35,7 +35,7 @@ SCHWELM = (51.2857, 7.2930)
 
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive UTC, PostgreSQL aware instants.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @pytest.fixture()

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
-from datetime import timedelta, timezone
-from email import policy
-from email.parser import BytesParser
+from datetime import UTC, timedelta
+from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import null, select
 
+from conftest import SmtpSink, csrf_from, free_port, smtp_server
 from network import create_app
 from network.directory.freshness import (
     STALE_AFTER,
@@ -28,54 +26,29 @@ from network.clock import utcnow
 from network.directory.models import Partner
 from network.extensions import db
 
-from conftest import csrf_from
 
-class _Collector:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="module")
+def mail_server() -> Iterator[SmtpSink]:
+    with smtp_server() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[_Collector]:
-    handler = _Collector()
-    handler.port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_app(app: Flask, smtp: _Collector) -> Flask:
+def mail_app(app: Flask, mail_server: SmtpSink) -> Flask:
     """A second app on the same database whose mail goes to the local SMTP server."""
 
     class MailTestConfig(_config_like(app)):
         MAIL_SERVER = "127.0.0.1"
-        MAIL_PORT = smtp.port
+        MAIL_PORT = mail_server.port
         PUBLIC_BASE_URL = "https://partnernetz.example.org"
 
     return create_app(MailTestConfig)
 
 
 @pytest.fixture()
-def mails(smtp: _Collector) -> list[tuple[list[str], bytes]]:
-    smtp.messages.clear()
-    return smtp.messages
+def mails(mail_server: SmtpSink) -> list[tuple[list[str], EmailMessage]]:
+    mail_server.clear()
+    return mail_server.received
 
 
 def _remind(mail_app: Flask, *args: str):
@@ -178,7 +151,7 @@ def test_remind_stale_mails_the_owner_a_link_that_confirms_once(client, app, mai
 
     recipients = sorted(rcpt for rcpts, _ in mails for rcpt in rcpts)
     assert recipients == [coach.email, "nur.eintrag@example.org"]
-    message = next(BytesParser(policy=policy.default).parsebytes(raw) for rcpts, raw in mails if rcpts == [coach.email])
+    message = next(message for rcpts, message in mails if rcpts == [coach.email])
     assert "Coach-Eintrag" in message["Subject"]
     body = message.get_content()
     link = re.search(r"https://partnernetz\.example\.org/bestaetigen/\S+", body).group(0)
@@ -219,7 +192,7 @@ def test_reminder_is_sent_again_after_thirty_days(mail_app, mails, make_partner)
     assert [rcpts for rcpts, _ in mails] == [["wieder@example.org"]]
     reminded = db.session.get(Partner, partner.id).reminded_at
     if reminded.tzinfo is None:  # SQLite hands back naive UTC
-        reminded = reminded.replace(tzinfo=timezone.utc)
+        reminded = reminded.replace(tzinfo=UTC)
     assert reminded > now - timedelta(minutes=5)
 
 
@@ -236,7 +209,7 @@ def test_dry_run_sends_and_stores_nothing(mail_app, mails, make_partner):
 def test_a_failed_mail_is_reported_and_retried_next_time(app, make_partner):
     class DeadSmtpConfig(_config_like(app)):
         MAIL_SERVER = "127.0.0.1"
-        MAIL_PORT = _free_port()  # nothing listens here
+        MAIL_PORT = free_port()  # nothing listens here
 
     dead_app = create_app(DeadSmtpConfig)
     partner = make_partner(email="niemand@example.org", confirmed_at=null())

@@ -27,11 +27,6 @@ CENTRES: dict[str, tuple[float, float]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return Gazetteer.default()
-
-
 def km_to(location: Location, town: str) -> float:
     return great_circle((location.latitude, location.longitude), CENTRES[town]).km
 
@@ -262,11 +257,13 @@ def test_ranking_rules_on_tiny_data() -> None:
 # --- the shipped data file -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_data_file_is_compact_and_loads_fast() -> None:
     assert DATA_FILE.stat().st_size < 1_500_000
-    started = time.perf_counter()
+    # CPU time of this process: on a shared, busy machine the wall clock measures the neighbours.
+    started = time.process_time()
     fresh = Gazetteer.from_file(DATA_FILE)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < 2.0, f"loading took {elapsed:.2f} s"
     assert fresh.postcode_count > 8000  # Germany has about 8,200 postcodes
     assert len(fresh) > 10000

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,7 @@ import pytest
 
 from config import Config
 from network.geo.gazetteer import Gazetteer
-from network.geo.geocoding import GeocodeNotFound, GeocodeResult, Geocoder, make_geocoder, make_nominatim
+from network.geo.geocoding import GeocodeNotFound, Geocoder, GeocodeResult, make_geocoder, make_nominatim
 
 ZOLLVEREIN = {"lat": "51.4862", "lon": "7.0446",
               "display_name": "Zeche Zollverein, Gelsenkirchener Straße, Essen, Nordrhein-Westfalen, Deutschland"}
@@ -99,11 +100,6 @@ def nominatim() -> Iterator[LocalNominatim]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return Gazetteer.default()
 
 
 def remote_geocoder(gazetteer: Gazetteer, server: LocalNominatim, cache: Path, **kwargs: float) -> Geocoder:
@@ -221,6 +217,7 @@ def test_remote_miss_is_cached(gazetteer: Gazetteer, nominatim: LocalNominatim, 
     assert nominatim.queries() == ["Gibtsnichtweg 7"]
 
 
+@pytest.mark.slow
 def test_rate_limit_one_request_per_second(gazetteer: Gazetteer, nominatim: LocalNominatim, tmp_path: Path) -> None:
     geocoder = remote_geocoder(gazetteer, nominatim, tmp_path / "cache.sqlite")
     geocoder.geocode("Zeche Zollverein")
@@ -229,7 +226,7 @@ def test_rate_limit_one_request_per_second(gazetteer: Gazetteer, nominatim: Loca
         geocoder.geocode("Gibtsnichtweg 7")
     times = [h.at for h in nominatim.hits]
     assert len(times) == 3
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in pairwise(times)]
     assert min(gaps) >= 1.0, gaps
 
 
@@ -241,6 +238,7 @@ def _geocode_in_child(url: str, cache: str, query: str) -> str:
         return "not found"
 
 
+@pytest.mark.slow
 def test_rate_limit_holds_across_processes(gazetteer: Gazetteer, nominatim: LocalNominatim, tmp_path: Path) -> None:
     # Like several gunicorn workers: separate processes, one cache file, one lock.
     cache = str(tmp_path / "cache.sqlite")
@@ -251,7 +249,7 @@ def test_rate_limit_holds_across_processes(gazetteer: Gazetteer, nominatim: Loca
     assert sources == ["nominatim", "nominatim", "not found"]
     times = sorted(h.at for h in nominatim.hits)
     assert len(times) == 3
-    assert min(b - a for a, b in zip(times, times[1:])) >= 1.0, times
+    assert min(b - a for a, b in pairwise(times)) >= 1.0, times
 
 
 def test_server_error_is_not_found_and_not_cached(

@@ -336,6 +336,7 @@ def test_labels_and_height_reach_the_page() -> None:
 # --- speed -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ten_thousand_points_build_fast() -> None:
     rnd = random.Random(1)
     slugs = ["coach", "scout", "evil"]

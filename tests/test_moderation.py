@@ -4,14 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from conftest import csrf_from
 from network.audit import AuditEntry
 from network.directory.models import Suggestion
 from network.directory.moderation import find_duplicate, nearest_region, submit_new_listing
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.models import Partner, Region
 from network.extensions import db, limiter
-
-from conftest import csrf_from
 
 # Postcode centroids of the offline gazetteer.
 SCHWELM = (51.2863, 7.2939)

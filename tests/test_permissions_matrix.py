@@ -17,16 +17,15 @@ route or a URL parameter the table does not know: a new route must be entered he
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from conftest import changes, csrf_from, log_in, snapshot
 from network.accounts.models import ApiToken, User
 from network.audit import AuditEntry
 from network.directory.models import Suggestion
@@ -37,10 +36,8 @@ from network.scheduling.localtime import local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, Visit
 
-from conftest import TEST_PASSWORD, csrf_from
-
 # Monday 2026-11-30, 09:00 in Berlin; coach A's visit is on Wednesday at 10:00.
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 # --- the roles, least privileged on partner A first (so their denied attempts meet the untouched world) ---
 
@@ -259,12 +256,9 @@ class World:
 
 
 @pytest.fixture()
-def world(app, make_coach, make_user, set_clock, monkeypatch):
+def world(app, make_coach, make_user, set_clock, lifted_rate_limits):
+    # One client address for all roles: lifted_rate_limits keeps the limits from refusing a request here.
     set_clock(NOW)
-    # One client address for all roles: the rate limits must not be what refuses a request here.
-    for key in ("PUBLIC_SUGGESTION_RATE_LIMIT", "VISIT_REQUEST_RATE_LIMIT", "API_WRITE_RATE_LIMIT"):
-        monkeypatch.setitem(app.config, key, "1000 per hour")
-    limiter.reset()
 
     # Ids that differ between object types (users 1-4, visit 1, the rest fixed), so that a view
     # which looks up the wrong kind of object by the right number cannot pass by accident. (No request
@@ -325,34 +319,7 @@ def repair(world: World) -> None:
     db.session.commit()
 
 
-def state(app: Flask):
-    """Every row of every table (as the app's session sees it) and the number of mails in the outbox."""
-    db.session.expire_all()
-    rows = {}
-    for table in db.metadata.sorted_tables:
-        rows[table.name] = [tuple(row) for row in db.session.execute(
-            table.select().order_by(*table.primary_key.columns))]
-    db.session.rollback()
-    outbox = Path(app.instance_path) / "outbox"
-    mails = len(os.listdir(outbox)) if outbox.is_dir() else 0
-    return rows, mails
-
-
-def changed_tables(before, after) -> list[str]:
-    names = [name for name in before[0] if before[0][name] != after[0][name]]
-    if before[1] != after[1]:
-        names.append(f"outbox ({before[1]} -> {after[1]} mails)")
-    return names
-
-
 # --- requests ---------------------------------------------------------------------------------------------
-
-
-def log_in(client, user) -> None:
-    """Through the real login form, as conftest's login fixture does (one fresh client per role)."""
-    token = csrf_from(client.get(LOGIN_PATH).get_data(as_text=True))
-    response = client.post(LOGIN_PATH, data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
 def build_url(app: Flask, rule, method: str, world: World) -> str:
@@ -422,6 +389,7 @@ def ordered_routes(app: Flask) -> list[tuple]:
 # --- the matrix -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_route_for_every_role(app, world):
     problems = table_problems(app)
     assert not problems, "\n".join(problems)
@@ -434,13 +402,13 @@ def test_every_route_for_every_role(app, world):
         if role != "anonymous":
             log_in(client, world.users[role])
         csrf = csrf_from(client.get("/").get_data(as_text=True))
-        current = state(app)
+        current = snapshot(app)
         for rule, method in ordered_routes(app):
             endpoint = rule.endpoint
             url = build_url(app, rule, method, world)
             response = send(client, method, url, endpoint, role, csrf, world)
             checked += 1
-            after = state(app)
+            after = snapshot(app)
             allowed = role in EXPECTED[(endpoint, method)]
             if allowed:
                 problem = acceptance_problem(role, response)
@@ -448,9 +416,9 @@ def test_every_route_for_every_role(app, world):
                     problem = leak_problem(response)
             else:
                 problem = refusal_problem(role, endpoint, response)
-                changes = changed_tables(current, after)
-                if changes:
-                    problem = (problem + "; " if problem else "") + "changed " + ", ".join(changes)
+                changed = changes(current, after)
+                if changed:
+                    problem = (problem + "; " if problem else "") + "changed " + ", ".join(changed)
             if problem:
                 verdict = "allowed" if allowed else "denied"
                 violations.append(f"({role}, {method}, {url}, {response.status_code}) {verdict}: {problem}")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import MetaData, func, select
 
+from conftest import TEST_PASSWORD, csrf_from, forget_current_user
 from network.accounts.models import ApiToken, User
 from network import privacy
 from network.directory.privacy import erase_personal_data
@@ -19,8 +20,6 @@ from network.directory.listings import merge_listings, update_listing
 from network.directory.models import Partner
 from network.extensions import db
 from network.geo.gazetteer import normalize
-
-from conftest import TEST_PASSWORD, csrf_from
 
 NAME = "Jürgen Ölmann-Testperson"
 OLD_NAME = "Dr. Jürgen Ölmann"
@@ -48,13 +47,6 @@ class Scene:
     coach: User
     admin: User
     editor: User
-
-
-def _forget_current_user() -> None:
-    # One app context spans the whole test, so Flask-Login's and Flask-WTF's per-request caches on g
-    # would carry one client's identity into the next client's request.
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
 
 
 @pytest.fixture()
@@ -103,7 +95,7 @@ def _add_scheduling(partner: Partner, other: Partner, coach: User) -> None:
     from network.scheduling.booking import visit_snapshot
     from network.scheduling.models import Absence, SchedulingProfile, Visit, WorkingHours
 
-    start = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     db.session.add_all([
         SchedulingProfile(partner_id=partner.id, home_address=HOME, home_lat=51.5071, home_lon=7.4812,
                           feed_token_hash="f" * 64),
@@ -235,7 +227,7 @@ def test_export_contains_every_stored_field_and_what_refers_to_the_person(client
 
     [account] = data["accounts"]
     assert account["email"] == EMAIL and account["role"] == "coach" and "password_hash" not in account
-    assert scene.coach.password_hash not in body and "scrypt:" not in body
+    assert scene.coach.password_hash not in body and "scrypt:" not in body and "pbkdf2:" not in body
 
     audit_actions = [(e["entity_type"], e["action"]) for e in data["audit_log"]]
     assert ("partners", "update") in audit_actions and ("partners", "merge") in audit_actions
@@ -340,7 +332,7 @@ def test_erased_coach_cannot_log_in_any_more(app, client, scene, login):
     page = client.get(f"/admin/eintraege/{scene.partner.id}/loeschen").get_data(as_text=True)
     client.post(f"/admin/eintraege/{scene.partner.id}/loeschen", data={"confirm": "yes",
                                                                        "csrf_token": csrf_from(page)})
-    _forget_current_user()
+    forget_current_user()
     fresh = app.test_client()
     token = csrf_from(fresh.get("/anmelden").get_data(as_text=True))
     for email in (EMAIL, f"erased-{scene.coach.id}@invalid.partnernetz"):
@@ -403,7 +395,7 @@ def test_a_table_without_eraser_is_reported_not_silently_kept(client, scene, log
 def test_confirm_page_warns_about_upcoming_visits(client, scene, login):
     from network.scheduling.models import Visit
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     db.session.add(Visit(partner_id=scene.partner.id, status="confirmed", start_at=start,
                          end_at=start + timedelta(hours=1), firm_name="Zukunft GmbH"))
     db.session.commit()

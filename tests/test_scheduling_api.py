@@ -1,30 +1,26 @@
 """Scheduler JSON API: free slots, anonymous visit requests, the private .ics/cancel/reschedule URLs, DST, limits."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from conftest import visit_count
 from network.extensions import db, limiter
 from network.scheduling.models import Visit
-from test_scheduling_public import (  # noqa: F401  (fixtures used by name)
+from test_scheduling_public import (
     FIRM_ADDRESS,
     TRICKY_FIRM,
-    broken_smtp,
     calendar_part,
-    coach,
     components,
-    generous_visit_limit,
-    now,
     parse_ics,
     path_of,
     post_request,
-    smtp,
-    visit_count,
 )
 
-UTC = timezone.utc
+pytestmark = pytest.mark.usefixtures("lifted_rate_limits")
 
 
 def body(partner_id: int, start: str = "2026-12-01T10:00", **overrides) -> dict:
@@ -131,7 +127,7 @@ def test_slots_on_clock_change_days(client, make_coach, set_clock, clock, day, h
     # 00:00–06:00 local is 5 real hours in spring and 7 in autumn; slots step 30 real minutes after
     # the 15-minute start buffer, the last one ends at 06:00.
     assert len(starts) == hours * 2 - 2  # first at 00:30, last at 05:00 local
-    assert all(b - a == timedelta(minutes=30) for a, b in zip(starts, starts[1:]))
+    assert all(b - a == timedelta(minutes=30) for a, b in pairwise(starts))
     at_two = [s["start"] for s in slots if s["start"][11:13] == "02"]
     if twice:
         assert at_two == [f"{day}T02:00:00+02:00", f"{day}T02:30:00+02:00",
@@ -282,7 +278,7 @@ def test_ics_url_serves_the_current_invite_and_parses_in_two_parsers(client, coa
 
 def test_cancel_by_json_sends_cancel_invites_and_the_ics_follows(client, coach, smtp):
     data = client.post("/api/visits", json=body(coach.id)).get_json()
-    smtp.messages.clear()
+    smtp.clear()
     response = client.post(path_of(data["manage_url"]) + "/cancel", json={})
     assert response.status_code == 200
     answer = response.get_json()
@@ -306,7 +302,7 @@ def test_reschedule_by_json(client, coach, smtp):
     other = client.post("/api/visits", json=body(coach.id, start="2026-12-02T10:00",
                                                  firm={"name": "Andere"})).get_json()
     manage = path_of(data["manage_url"])
-    smtp.messages.clear()
+    smtp.clear()
     moved = client.post(manage + "/reschedule", json={"start": "2026-12-03T13:00"})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["start"] == "2026-12-03T13:00:00+01:00"

@@ -1,14 +1,14 @@
-"""Booking services against the real database: every write path re-checks, requests hold slots, states, the PostgreSQL backstop."""
+"""Booking services on the real database: each write re-checks, requests hold slots, states, the PostgreSQL backstop."""
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from conftest import ON_POSTGRES
+from conftest import ON_POSTGRES, overlapping_active_pairs, visit_count
 from network.extensions import db
 from network.scheduling.booking import (
     BookingConflict,
@@ -34,7 +34,6 @@ from network.scheduling.locking import booking_transaction
 from network.scheduling.models import SchedulingProfile, Visit
 from network.scheduling.slots import TravelRules
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
 WED = date(2026, 11, 25)
 SCHWELM = (51.2857, 7.2930)  # the coach's home base (make_partner's default coordinates)
@@ -65,13 +64,6 @@ def request(partner, start, *, duration=60, now=NOW, settings=SETTINGS, **firm_k
 def book(partner, user, start, *, duration=60, now=NOW, **firm_kw):
     with booking_transaction(db.session, partner.id):
         return book_visit(db.session, partner, user, start, duration, firm(**firm_kw), None, "", now, SETTINGS)
-
-
-def visit_count(**where) -> int:
-    stmt = select(func.count()).select_from(Visit)
-    for key, value in where.items():
-        stmt = stmt.where(getattr(Visit, key) == value)
-    return db.session.scalar(stmt)
 
 
 def fresh(visit_id: int) -> Visit:
@@ -488,13 +480,6 @@ def _race(app, partner_id: int, starts: list[datetime]) -> list[str]:
     for t in threads:
         t.join(60)
     return outcomes
-
-
-def overlapping_active_pairs() -> int:
-    return db.session.execute(text(
-        "SELECT count(*) FROM visits a JOIN visits b ON a.partner_id = b.partner_id AND a.id < b.id "
-        "WHERE a.status IN ('requested', 'confirmed') AND b.status IN ('requested', 'confirmed') "
-        "AND a.start_at < b.end_at AND b.start_at < a.end_at")).scalar()
 
 
 @pytest.mark.parametrize("with_profile", [True, False])

@@ -1,12 +1,14 @@
-"""Coach's side of the scheduler: permissions on every route, visit state rules, direct booking, hours, absences, demo."""
+"""Coach's side of the scheduler: permissions on each route, visit states, direct booking, hours, absences, demo."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from conftest import berlin, csrf_from
+from conftest import post_form as post
 from network.directory.models import Partner
 from network.extensions import db
 from network.scheduling.booking import (
@@ -22,17 +24,10 @@ from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.slots import SlotRejected, check_visit
 
-from conftest import TEST_PASSWORD, csrf_from
-
-UTC = timezone.utc
 # Monday 2026-11-30, 09:00 in Berlin.
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 SCHWELM = (51.2863, 7.2939)  # the test coach's listing (make_partner default) and the firm's postcode
 SIEGEN = (50.8734, 8.0104)  # about 80 km away
-
-
-def berlin(year, month, day, hour, minute=0) -> datetime:
-    return local_to_utc(datetime(year, month, day, hour, minute))
 
 
 @pytest.fixture(autouse=True)
@@ -46,41 +41,13 @@ def cfg(app):
 
 
 @pytest.fixture()
-def quick_user(taxonomy):
-    """Like conftest's make_user, with a cheap password hash: scrypt costs ~0.4 s per user on a busy CI box."""
-    from werkzeug.security import generate_password_hash
-
-    from network.accounts.models import User
-    from network.directory.models import Region
-
-    hashed = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
-    counter = {"n": 0}
-
-    def _make(role="coach", *, partner=None, regions=()):
-        counter["n"] += 1
-        user = User(email=f"{role}{counter['n']}@example.org", name=f"{role.title()} {counter['n']}", role=role,
-                    partner=partner, password_hash=hashed,
-                    regions=list(db.session.scalars(select(Region).where(Region.slug.in_(list(regions))))))
-        db.session.add(user)
-        db.session.commit()
-        return user
-
-    return _make
-
-
-@pytest.fixture()
-def people(make_partner, quick_user):
+def people(make_coach, make_user):
     """Two coaches (Mon–Fri 08:00–17:00) with their listings, a regional editor (of coach A's region) and an admin."""
     result = {}
     for key, name in (("a", "Coach Anna"), ("b", "Coach Bernd")):
-        partner = make_partner(name=name)
-        for weekday in range(5):
-            db.session.add(WorkingHours(partner_id=partner.id, weekday=weekday, start_minute=480, end_minute=1020))
-        db.session.commit()
-        result[f"partner_{key}"] = partner
-        result[f"coach_{key}"] = quick_user("coach", partner=partner)
-    result["editor"] = quick_user("editor", regions=["ennepe-ruhr-kreis"])
-    result["admin"] = quick_user("admin")
+        result[f"partner_{key}"], result[f"coach_{key}"] = make_coach(name=name)
+    result["editor"] = make_user("editor", regions=["ennepe-ruhr-kreis"])
+    result["admin"] = make_user("admin")
     return result
 
 
@@ -106,10 +73,6 @@ def make_booking(partner, user, start, cfg, *, duration=60, place=SCHWELM, name=
 
 def token_for(client, path="/") -> str:
     return csrf_from(client.get(path).get_data(as_text=True))
-
-
-def post(client, path, data=None, token_page="/"):
-    return client.post(path, data={"csrf_token": token_for(client, token_page), **(data or {})})
 
 
 def fresh(visit: Visit) -> Visit:
@@ -268,9 +231,9 @@ def test_calendar_lists_upcoming_first_in_berlin_time_and_filters(client, people
     assert "Frühere Firma" in client.get("/kalender?status=expired").get_data(as_text=True)
 
 
-def test_calendar_warns_without_working_hours(client, make_partner, quick_user, login):
+def test_calendar_warns_without_working_hours(client, make_partner, make_user, login):
     partner = make_partner(name="Ohne Zeiten")
-    login(quick_user("coach", partner=partner))
+    login(make_user("coach", partner=partner))
     assert "noch keine Arbeitszeiten" in client.get("/kalender").get_data(as_text=True)
 
 
@@ -645,6 +608,7 @@ def test_absence_of_another_coach_cannot_be_deleted(client, people, login):
 # ---------------------------------------------------------------------------------------------- demo data
 
 
+@pytest.mark.slow
 def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg):
     from network.directory.demo import seed_demo
     from network.scheduling.demo import seed_demo_schedule
@@ -680,15 +644,19 @@ def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg
             except SlotRejected as exc:  # pragma: no cover - the message says which rule broke
                 pytest.fail(f"{partner.name} {visit.firm_name} {start}: {exc.code}")
     # Deterministic: the same `now` gives the same calendar.
-    first = sorted((v.partner.name, as_utc(v.start_at), v.firm_name, v.status) for v in db.session.scalars(select(Visit)))
+    def calendar():
+        visits = db.session.scalars(select(Visit))
+        return sorted((v.partner.name, as_utc(v.start_at), v.firm_name, v.status) for v in visits)
+
+    first = calendar()
     db.session.execute(Visit.__table__.delete())
     db.session.commit()
     seed_demo_schedule(db.session, NOW)
     db.session.commit()
-    again = sorted((v.partner.name, as_utc(v.start_at), v.firm_name, v.status) for v in db.session.scalars(select(Visit)))
-    assert again == first
+    assert calendar() == first
 
 
+@pytest.mark.slow
 def test_seed_demo_command_gives_the_demo_coach_a_living_calendar(app_ctx, client, login):
     from network.directory.demo_accounts import DEMO_COACH_EMAIL, DEMO_PASSWORD
     from network.accounts.models import User

@@ -15,34 +15,28 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from conftest import ON_POSTGRES
+from conftest import ON_POSTGRES, overlapping_active_pairs
 from network.extensions import db
 from network.scheduling.models import Visit
-from test_scheduling_public import FIRM_ADDRESS, NOW, generous_visit_limit  # noqa: F401  (autouse fixture)
+from test_scheduling_public import FIRM_ADDRESS
+
+pytestmark = pytest.mark.usefixtures("lifted_rate_limits")
 
 REQUESTS = 200 if ON_POSTGRES else 50
 WORKERS = 50
 HTTP_TIMEOUT = 60
 
-OVERLAPS_SQL = text("""
-    SELECT COUNT(*) FROM visits a
-    JOIN visits b ON a.partner_id = b.partner_id AND a.id < b.id
-                 AND a.start_at < b.end_at AND b.start_at < a.end_at
-    WHERE a.status IN ('requested', 'confirmed') AND b.status IN ('requested', 'confirmed')
-""")
 ACTIVE_SQL = text("SELECT COUNT(*) FROM visits WHERE status IN ('requested', 'confirmed') AND partner_id = :pid")
 
 
 @pytest.fixture()
-def coach_id(make_coach, set_clock) -> int:
-    set_clock(NOW)
+def coach_id(make_coach, now) -> int:
     partner, _user = make_coach()
     partner_id = partner.id
     # The test thread holds no transaction while the server's threads work.
@@ -116,10 +110,11 @@ def check_outcome(results: list[tuple[int, str]], caplog, *, partner_id: int, la
             assert data["status"] == "requested" and data["manage_url"]
     db.session.remove()
     with db.engine.connect() as conn:
-        assert conn.execute(OVERLAPS_SQL).scalar() == 0
+        assert overlapping_active_pairs(conn) == 0
         assert conn.execute(ACTIVE_SQL, {"pid": partner_id}).scalar() == 1
 
 
+@pytest.mark.slow
 def test_same_slot_from_many_threads_exactly_one_wins(live_server, coach_id, caplog):
     bodies = [payload(coach_id, "2026-12-01T10:00", n) for n in range(REQUESTS)]
     results, elapsed = race(f"{live_server}/api/visits", bodies, WORKERS)
@@ -129,6 +124,7 @@ def test_same_slot_from_many_threads_exactly_one_wins(live_server, coach_id, cap
     assert elapsed < 60
 
 
+@pytest.mark.slow
 def test_partial_overlap_raced_from_different_threads_one_wins(live_server, coach_id, caplog):
     # 10:00–11:00 against 10:30–11:30, interleaved so both sides start at once.
     bodies = [payload(coach_id, "2026-12-01T10:00" if n % 2 else "2026-12-01T10:30", n) for n in range(REQUESTS)]
@@ -139,6 +135,7 @@ def test_partial_overlap_raced_from_different_threads_one_wins(live_server, coac
     assert elapsed < 60
 
 
+@pytest.mark.slow
 def test_adjacent_slots_at_distant_firms_raced_one_wins(live_server, coach_id, caplog):
     # 10:00–11:00 in Schwelm and 11:00–12:00 in Dortmund touch but do not overlap: only the travel
     # time (about an hour) keeps them apart, so the travel rule must hold under concurrency too.
@@ -156,7 +153,7 @@ def test_the_overlap_check_finds_overlaps(app_ctx, make_coach):
     partner, _ = make_coach()
 
     def visit(start_hour: int, minute: int = 0) -> Visit:
-        start = datetime(2026, 12, 1, start_hour, minute, tzinfo=timezone.utc)
+        start = datetime(2026, 12, 1, start_hour, minute, tzinfo=UTC)
         return Visit(partner_id=partner.id, status="requested", start_at=start,
                      end_at=start.replace(hour=start_hour + 1), firm_name="x")
 
@@ -169,4 +166,4 @@ def test_the_overlap_check_finds_overlaps(app_ctx, make_coach):
         return
     db.session.commit()
     with db.engine.connect() as conn:
-        assert conn.execute(OVERLAPS_SQL).scalar() == 1
+        assert overlapping_active_pairs(conn) == 1

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
 import vobject
 from sqlalchemy import select
 
+from conftest import log_in, post_form
 from network.extensions import db
 from network.scheduling.booking import (
     FirmDetails,
@@ -23,44 +24,20 @@ from network.scheduling.localtime import as_utc, local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import SchedulingProfile, Visit, WorkingHours
 
-from conftest import TEST_PASSWORD, csrf_from
-
-UTC = timezone.utc
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
 FEED_RE = re.compile(r'value="(webcal://[^"]+/feed/([A-Za-z0-9_-]+)\.ics)"')
 
 
 @pytest.fixture()
-def coach(make_partner, taxonomy, set_clock):
-    from werkzeug.security import generate_password_hash
-
-    from network.accounts.models import User
-
+def coach(make_coach, set_clock):
+    """A coach (Mon–Fri 08:00–17:00) with an account; the clock at NOW."""
     set_clock(NOW)
-    partner = make_partner(name="Thomas Berghoff")
-    for weekday in range(5):
-        db.session.add(WorkingHours(partner_id=partner.id, weekday=weekday, start_minute=480, end_minute=1020))
-    user = User(email="scout@example.org", name="Thomas Berghoff", role="coach", partner=partner,
-                password_hash=generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000"))
-    db.session.add(user)
-    db.session.commit()
-    return partner, user
+    return make_coach(name="Thomas Berghoff")
 
 
 @pytest.fixture()
 def cfg(app):
     return settings_from_config(app.config)
-
-
-def login(client, user) -> None:
-    token = csrf_from(client.get("/anmelden").get_data(as_text=True))
-    assert client.post("/anmelden", data={"email": user.email, "password": TEST_PASSWORD,
-                                          "csrf_token": token}).status_code == 302
-
-
-def post(client, path, data=None):
-    token = csrf_from(client.get("/").get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, **(data or {})})
 
 
 def firm(name: str) -> FirmDetails:
@@ -163,11 +140,11 @@ def test_feed_on_dst_change_days_reads_back_the_stored_instants(client, coach, c
 
 def test_subscribe_page_shows_the_link_once_and_rotation_kills_the_old_url(client, coach):
     partner, user = coach
-    login(client, user)
+    log_in(client, user)
     page = client.get("/kalender/abo").get_data(as_text=True)
     assert "noch keinen Abo-Link" in page and "webcal://" not in page
 
-    first = post(client, "/kalender/abo/neu")
+    first = post_form(client, "/kalender/abo/neu")
     assert first.status_code == 200 and first.headers["Cache-Control"] == "private, no-store"
     html = first.get_data(as_text=True)
     webcal, token = FEED_RE.search(html).groups()
@@ -181,7 +158,7 @@ def test_subscribe_page_shows_the_link_once_and_rotation_kills_the_old_url(clien
     again = client.get("/kalender/abo").get_data(as_text=True)
     assert token not in again and "Fingerabdruck" in again and "neuen" in again
 
-    second = post(client, "/kalender/abo/neu").get_data(as_text=True)
+    second = post_form(client, "/kalender/abo/neu").get_data(as_text=True)
     _webcal, new_token = FEED_RE.search(second).groups()
     assert new_token != token
     assert client.get(f"/feed/{token}.ics").status_code == 404

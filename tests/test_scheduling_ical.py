@@ -1,7 +1,7 @@
-"""Every .ics the scheduler produces parses with icalendar and vobject, keeps its instants, its text and its structure."""
+"""Every .ics the scheduler makes parses with icalendar and vobject, keeps its instants, its text and its structure."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import pytest
@@ -20,7 +20,6 @@ from network.scheduling.ical import (
 )
 from network.scheduling.localtime import BERLIN, as_utc, local_to_utc
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 TRICKY = 'Müller; Söhne, "GmbH"\r\nBEGIN:VALARM'
 TRICKY_LF = 'Müller; Söhne, "GmbH"\nBEGIN:VALARM'
@@ -221,7 +220,7 @@ def test_instants_on_change_days_read_back_exactly(day, builder):
         build = invite if builder == "invite" else cancellation
         bodies = [build(data(start=s, end=e), NOW) for s, e in events]
         expected = [[event] for event in events]
-    for body, want in zip(bodies, expected):
+    for body, want in zip(bodies, expected, strict=True):
         got = instants(body)
         assert got["icalendar"] == want
         assert got["vobject"] == want
@@ -251,7 +250,7 @@ def text_fields(body: bytes) -> list[dict[str, str]]:
                     "alarm": str(alarms[0]["description"]) if alarms else None})
     vevents = vobject_events(vcal)
     assert len(vevents) == len(out)
-    for fields, vevent in zip(out, vevents):
+    for fields, vevent in zip(out, vevents, strict=True):
         for name in ("summary", "location", "description"):
             node = getattr(vevent, name, None)
             assert (node.value if node is not None else "") == fields[name], name
@@ -302,6 +301,7 @@ def test_names_in_cn_are_one_line_without_double_quotes():
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=120),
        st.sampled_from(["invite", "cancellation", "feed"]))
+@pytest.mark.slow
 def test_any_text_round_trips_through_both_parsers(text, builder):
     d = data(summary=text, location=text, description=text, attendee_name=text)
     body = {"invite": lambda: invite(d, NOW), "cancellation": lambda: cancellation(d, NOW),
@@ -315,6 +315,7 @@ def test_any_text_round_trips_through_both_parsers(text, builder):
 
 # --- through the database: what the app stores is what the calendar reads ----------------------------
 
+@pytest.mark.slow
 def test_invites_of_stored_visits_carry_the_stored_instants_and_text(make_coach):
     from network.extensions import db
     from network.scheduling.booking import FirmDetails, Settings, cancel_visit, confirm_visit, request_visit

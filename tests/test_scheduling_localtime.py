@@ -1,7 +1,7 @@
-"""Europe/Berlin local time rules: non-existent spring times refused, ambiguous autumn times take the first occurrence."""
+"""Europe/Berlin local time: non-existent spring times are refused, ambiguous autumn times take the first occurrence."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,6 @@ from network.scheduling.localtime import (
     to_local,
 )
 
-UTC = timezone.utc
 SPRING = [date(2026, 3, 29), date(2027, 3, 28)]
 AUTUMN = [date(2026, 10, 25), date(2027, 10, 31)]
 

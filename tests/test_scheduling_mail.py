@@ -4,99 +4,31 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
-import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import icalendar
 import pytest
 import vobject
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from conftest import csrf_from, log_in, post_form
 from network.extensions import db
 from network.mail import Mailer
 from network.scheduling.booking import FirmDetails, request_visit, settings_from_config
 from network.scheduling.localtime import as_utc, local_to_utc
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import Visit, WorkingHours
+from network.scheduling.models import Visit
 
-from conftest import TEST_PASSWORD, csrf_from
-
-UTC = timezone.utc
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
 NASTY = 'Müller; Söhne, "GmbH"\r\nBEGIN:VALARM'
 
 
-class Collector:
-    """aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted for delivery"
-
-    def take(self) -> list[tuple[list[str], email.message.EmailMessage]]:
-        with self.lock:
-            taken, self.messages = self.messages, []
-        return [(rcpts, email.message_from_bytes(raw, policy=email.policy.default)) for _f, rcpts, raw in taken]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def smtp(app):
-    """A real SMTP server on 127.0.0.1 and the app's mailer pointed at it; the original mailer comes back after."""
-    handler = Collector()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    original = app.extensions["partnernetz.mailer"]
-    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port},
-                                                  app.instance_path)
-    try:
-        yield handler
-    finally:
-        app.extensions["partnernetz.mailer"] = original
-        controller.stop()
-
-
-@pytest.fixture()
-def coach(make_partner, taxonomy, set_clock):
-    """A coach (Mon–Fri 08:00–17:00) logged-in-able, with a cheap password hash; the clock at NOW."""
-    from werkzeug.security import generate_password_hash
-
-    from network.accounts.models import User
-
+def coach(make_coach, set_clock):
+    """A coach (Mon–Fri 08:00–17:00) with an account; the clock at NOW."""
     set_clock(NOW)
-    partner = make_partner(name="Katrin Vollmer", email="katrin.vollmer@example.org")
-    for weekday in range(5):
-        db.session.add(WorkingHours(partner_id=partner.id, weekday=weekday, start_minute=480, end_minute=1020))
-    user = User(email="coach@example.org", name="Katrin Vollmer", role="coach", partner=partner,
-                password_hash=generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000"))
-    db.session.add(user)
-    db.session.commit()
-    return partner, user
-
-
-def login(client, user) -> None:
-    token = csrf_from(client.get("/anmelden").get_data(as_text=True))
-    response = client.post("/anmelden", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-
-
-def post(client, path, data=None):
-    token = csrf_from(client.get("/").get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, **(data or {})})
+    return make_coach(name="Katrin Vollmer", email="katrin.vollmer@example.org")
 
 
 def firm_request(app, partner, start_local: datetime, name="Schwelmer Federnwerk GmbH") -> Visit:
@@ -142,12 +74,12 @@ def read_both(body: bytes):
 def test_confirm_reschedule_cancel_send_imip_mails_with_stable_uid_and_rising_sequence(app, client, coach, smtp):
     partner, user = coach
     visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0))
-    login(client, user)
+    log_in(client, user)
     seen = []
 
     for action, data in (("bestaetigen", {}), ("verschieben", {"date": "2026-12-03", "time": "14:00"}),
                          ("absagen", {})):
-        assert post(client, f"/kalender/termine/{visit.id}/{action}", data).status_code == 302
+        assert post_form(client, f"/kalender/termine/{visit.id}/{action}", data).status_code == 302
         received = smtp.take()
         assert sorted(r[0] for r, _m in received) == ["j.weiss@federnwerk.example.org", "katrin.vollmer@example.org"]
         db.session.expire_all()
@@ -178,9 +110,9 @@ def test_confirm_reschedule_cancel_send_imip_mails_with_stable_uid_and_rising_se
 def test_decline_sends_a_cancel_with_the_reason(app, client, coach, smtp):
     partner, user = coach
     visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0))
-    login(client, user)
-    assert post(client, f"/kalender/termine/{visit.id}/ablehnen",
-                {"reason": "In der Woche bin ich auf Messe."}).status_code == 302
+    log_in(client, user)
+    assert post_form(client, f"/kalender/termine/{visit.id}/ablehnen",
+                     {"reason": "In der Woche bin ich auf Messe."}).status_code == 302
     to_firm = [m for r, m in smtp.take() if r == ["j.weiss@federnwerk.example.org"]]
     assert len(to_firm) == 1
     plain, _calendar, _attachment = parts_of(to_firm[0])
@@ -194,8 +126,8 @@ def test_decline_sends_a_cancel_with_the_reason(app, client, coach, smtp):
 def test_nasty_firm_name_round_trips_and_adds_no_component(app, client, coach, smtp):
     partner, user = coach
     visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0), name=NASTY)
-    login(client, user)
-    assert post(client, f"/kalender/termine/{visit.id}/bestaetigen").status_code == 302
+    log_in(client, user)
+    assert post_form(client, f"/kalender/termine/{visit.id}/bestaetigen").status_code == 302
     for _rcpts, msg in smtp.take():
         assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
         _method, body = calendar_bytes(msg)
@@ -210,8 +142,8 @@ def test_nasty_firm_name_round_trips_and_adds_no_component(app, client, coach, s
 
 def test_direct_booking_sends_the_firm_a_working_private_link(app, client, coach, smtp):
     partner, user = coach
-    login(client, user)
-    response = post(client, "/kalender/neu", {
+    log_in(client, user)
+    response = post_form(client, "/kalender/neu", {
         "date": "2026-12-02", "time": "10:00", "duration": "60", "firm_name": "Harkort Maschinenbau GmbH",
         "firm_address": "Kaiserstraße 88, 58300 Wetter", "contact": "Dirk Heitkamp",
         "email": "d.heitkamp@harkort.example.org", "phone": "", "topic": "", "message": ""})
@@ -238,8 +170,8 @@ def test_without_smtp_the_mails_land_in_the_instance_outbox(app, client, coach):
     before = set(outbox.glob("*.eml")) if outbox.exists() else set()
     try:
         visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0))
-        login(client, user)
-        assert post(client, f"/kalender/termine/{visit.id}/bestaetigen").status_code == 302
+        log_in(client, user)
+        assert post_form(client, f"/kalender/termine/{visit.id}/bestaetigen").status_code == 302
     finally:
         app.extensions["partnernetz.mailer"] = original
     new = sorted(set(outbox.glob("*.eml")) - before)
@@ -254,20 +186,13 @@ def test_without_smtp_the_mails_land_in_the_instance_outbox(app, client, coach):
     assert recipients == {"j.weiss@federnwerk.example.org", "katrin.vollmer@example.org"}
 
 
-def test_a_mail_failure_keeps_the_change_and_says_so(app, client, coach, caplog):
+def test_a_mail_failure_keeps_the_change_and_says_so(app, client, coach, broken_smtp, caplog):
     partner, user = coach
-    original = app.extensions["partnernetz.mailer"]
-    # Nothing listens on this port: the SMTP connection is refused.
-    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1",
-                                                   "MAIL_PORT": free_port()}, app.instance_path)
-    try:
-        visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0))
-        login(client, user)
-        response = post(client, f"/kalender/termine/{visit.id}/bestaetigen")
-        assert response.status_code == 302
-        page = client.get(response.headers["Location"]).get_data(as_text=True)
-    finally:
-        app.extensions["partnernetz.mailer"] = original
+    visit = firm_request(app, partner, datetime(2026, 12, 2, 10, 0))
+    log_in(client, user)
+    response = post_form(client, f"/kalender/termine/{visit.id}/bestaetigen")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Visit, visit.id).status == "confirmed"
     assert "E-Mail-Benachrichtigung konnte nicht verschickt werden" in page

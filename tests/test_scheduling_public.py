@@ -1,99 +1,26 @@
-"""The firm's pages: request a visit without an account, then view, download, reschedule or cancel it by private link."""
+"""The firm's pages: request a visit with no account, then view, download, reschedule or cancel it by private link."""
 from __future__ import annotations
 
-import email
 import re
-import socket
-from datetime import datetime, timezone
-from email import policy
+from datetime import UTC, datetime
 from html import unescape
 
 import icalendar
 import pytest
 import vobject
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from conftest import csrf_from
+from conftest import csrf_from, visit_count
 from network.extensions import db, limiter
-from network.mail import Mailer
 from network.scheduling.models import Visit
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)  # a Thursday; 2026-12-01 is the Tuesday after
+pytestmark = pytest.mark.usefixtures("lifted_rate_limits")
+
 FIRM_ADDRESS = "Hauptstraße 5, 58332 Schwelm"
 TRICKY_FIRM = 'Müller; Söhne, "GmbH"\r\nBEGIN:VALARM'
 
 
-# --- fixtures and helpers (imported by the API tests too) -------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def generous_visit_limit(app):
-    """Many requests come from one test address: lift the per-address limit, restore it afterwards."""
-    saved = app.config.get("VISIT_REQUEST_RATE_LIMIT")
-    app.config["VISIT_REQUEST_RATE_LIMIT"] = "100000 per hour"
-    yield
-    if saved is None:
-        app.config.pop("VISIT_REQUEST_RATE_LIMIT", None)
-    else:
-        app.config["VISIT_REQUEST_RATE_LIMIT"] = saved
-
-
-@pytest.fixture()
-def now(set_clock):
-    set_clock(NOW)
-    return NOW
-
-
-@pytest.fixture()
-def coach(make_coach, now):
-    partner, _user = make_coach()
-    return partner
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Sink:
-    """aiosmtpd handler keeping what the real SMTP server on loopback received."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 (aiosmtpd's hook name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture()
-def smtp(app):
-    """A real SMTP server on loopback; the app's mailer sends to it for the test."""
-    from aiosmtpd.controller import Controller
-
-    sink = _Sink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    saved = app.extensions["partnernetz.mailer"]
-    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port},
-                                                  app.instance_path)
-    try:
-        yield sink
-    finally:
-        app.extensions["partnernetz.mailer"] = saved
-        controller.stop()
-
-
-@pytest.fixture()
-def broken_smtp(app):
-    """The mailer points at a loopback port where nothing listens: every send fails."""
-    saved = app.extensions["partnernetz.mailer"]
-    app.extensions["partnernetz.mailer"] = Mailer({**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": _free_port()},
-                                                  app.instance_path)
-    yield
-    app.extensions["partnernetz.mailer"] = saved
+# --- helpers (imported by the API tests too; the fixtures now, coach, smtp are in conftest) -----------
 
 
 def calendar_part(message) -> tuple[str, bytes]:
@@ -117,11 +44,6 @@ def components(cal, name: str) -> list:
 
 def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
-
-
-def visit_count() -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(Visit))
 
 
 def request_page(client, partner, **params) -> str:
@@ -253,7 +175,7 @@ def test_request_stores_the_visit_redirects_to_the_private_page_and_mails_both(c
     assert re.fullmatch(r"/termin/[A-Za-z0-9_-]{40,}", manage)
     visit = db.session.scalars(select(Visit)).one()
     assert visit.status == "requested" and visit.requested_by == "firm"
-    assert visit.start_at.replace(tzinfo=timezone.utc) == datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    assert visit.start_at.replace(tzinfo=UTC) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     assert visit.firm_lat == pytest.approx(51.2863) and visit.firm_lon == pytest.approx(7.2939)
     assert visit.topic.slug == "prozessoptimierung"
     assert visit.manage_token_hash and manage.rsplit("/", 1)[1] not in visit.manage_token_hash
@@ -358,7 +280,7 @@ def test_form_posts_are_rate_limited_per_address(client, app, coach):
 def test_reschedule_and_cancel_through_the_page(client, coach, smtp):
     manage, html = request_and_follow(client, coach)
     assert "2026-12-01T10:00:00+01:00" not in slot_values(html)  # its own time is not offered as a move
-    smtp.messages.clear()
+    smtp.clear()
     visit = db.session.scalars(select(Visit)).one()
     first_sequence = visit.sequence
 
@@ -367,13 +289,13 @@ def test_reschedule_and_cancel_through_the_page(client, coach, smtp):
     assert response.status_code == 303 and path_of(response.headers["Location"]) == manage
     db.session.expire_all()
     visit = db.session.get(Visit, visit.id)
-    assert visit.start_at.replace(tzinfo=timezone.utc) == datetime(2026, 12, 2, 13, 0, tzinfo=timezone.utc)
+    assert visit.start_at.replace(tzinfo=UTC) == datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
     assert visit.sequence == first_sequence + 1 and visit.status == "requested"
     assert {m["To"] for m in smtp.messages} == {"erika@example.org", coach.email}
     html = client.get(manage).get_data(as_text=True)
     assert "Der Termin ist verschoben." in html and "Mittwoch, 2. Dezember 2026, 14:00 – 15:00 Uhr" in html
 
-    smtp.messages.clear()
+    smtp.clear()
     response = client.post(f"{manage}/cancel", data={"csrf_token": csrf_from(html)})
     assert response.status_code == 303
     db.session.expire_all()
@@ -395,7 +317,7 @@ def test_form_posts_on_the_private_page_need_the_csrf_token(client, coach):
     assert client.post(f"{manage}/reschedule", data={"start": "2026-12-02T14:00:00+01:00"}).status_code == 400
     db.session.expire_all()
     visit = db.session.scalars(select(Visit)).one()
-    assert visit.status == "requested" and visit.start_at.replace(tzinfo=timezone.utc).hour == 9
+    assert visit.status == "requested" and visit.start_at.replace(tzinfo=UTC).hour == 9
 
 
 def test_reschedule_form_conflict_offers_next_free_slots(client, coach):
@@ -444,7 +366,8 @@ def test_hostile_names_stay_text_in_pages_and_in_the_ics(client, make_coach, now
     assert XSS_DEMO_NAME not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     manage, html = request_and_follow(client, partner, firm_name=TRICKY_FIRM, message="a\r\nb;c,d\\e")
     assert XSS_DEMO_NAME not in html and "<script>" not in html.split("<main", 1)[1]
-    assert "Müller; Söhne, &#34;GmbH&#34;\nBEGIN:VALARM" in html or "Müller; Söhne, &quot;GmbH&quot;\nBEGIN:VALARM" in html
+    assert ("Müller; Söhne, &#34;GmbH&#34;\nBEGIN:VALARM" in html
+            or "Müller; Söhne, &quot;GmbH&quot;\nBEGIN:VALARM" in html)
 
     response = client.get(f"{manage}.ics")
     assert response.headers["Content-Disposition"] == "attachment; filename=invite.ics"

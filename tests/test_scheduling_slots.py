@@ -1,13 +1,15 @@
-"""Slot rules without a database: working hours across DST, absences, notice, horizon, travel time, and a brute-force reference."""
+"""Slot rules without a database: hours across DST, absences, notice, horizon, travel time, a brute-force reference."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 from geopy.distance import great_circle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import berlin
 from network.scheduling.localtime import LocalTimeError, local_day_bounds, local_to_utc, to_local
 from network.scheduling.slots import (
     REASONS,
@@ -22,7 +24,6 @@ from network.scheduling.slots import (
     working_intervals,
 )
 
-UTC = timezone.utc
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 EVERY_DAY = tuple((weekday, 9 * 60, 17 * 60) for weekday in range(7))
@@ -32,10 +33,6 @@ HAGEN = (51.3671, 7.4633)
 BOCHUM = (51.4818, 7.2162)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 RULES = TravelRules()
-
-
-def berlin(y, mo, d, h=0, mi=0) -> datetime:
-    return local_to_utc(datetime(y, mo, d, h, mi))
 
 
 def starts(slots: list[Slot]) -> list[str]:
@@ -95,7 +92,7 @@ def test_working_hours_across_the_change_are_23_and_25_hour_days(day, hours):
     assert interval.end - interval.start == timedelta(hours=hours)
     slots = free_slots(night, day, 1, H, local_day_bounds(day)[0] - timedelta(days=7))
     assert len(slots) == 2 * hours - 1
-    assert all(b.start - a.start == timedelta(minutes=30) for a, b in zip(slots, slots[1:]))
+    assert all(b.start - a.start == timedelta(minutes=30) for a, b in pairwise(slots))
     labels = [to_local(s.start).isoformat()[11:] for s in slots]
     if day.month == 10:
         # The repeated hour is offered twice, each instant with its own offset.
@@ -372,6 +369,7 @@ def scenarios(draw):
     return sched, first_day, days, duration, now, place, rules
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_free_slots_equal_the_brute_force_reference(case):
@@ -383,6 +381,7 @@ def test_free_slots_equal_the_brute_force_reference(case):
         check_visit(sched, slot.start, slot.end, now, place, rules)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(scenarios(), st.integers(0, 4 * 1440))
 def test_check_visit_agrees_with_the_reference_on_any_minute(case, offset):

@@ -1,7 +1,8 @@
 """Random booking sequences against the real database: no overlap, no travel gap, only allowed state changes."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,9 +16,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 
-from conftest import ON_POSTGRES
+from conftest import ON_POSTGRES, overlapping_active_pairs
 from network.extensions import db
 from network.scheduling.booking import (
     BookingConflict,
@@ -36,7 +37,8 @@ from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
 from network.scheduling.slots import TravelRules
 
-UTC = timezone.utc
+pytestmark = pytest.mark.slow
+
 SETTINGS = Settings()
 RULES: TravelRules = SETTINGS.rules
 HOME = (51.2857, 7.2930)  # make_partner's coordinates: the coach's home base
@@ -62,18 +64,11 @@ ALLOWED = {
 }
 
 
-def overlapping_active_pairs() -> int:
-    return db.session.execute(text(
-        "SELECT count(*) FROM visits a JOIN visits b ON a.partner_id = b.partner_id AND a.id < b.id "
-        "WHERE a.status IN ('requested', 'confirmed') AND b.status IN ('requested', 'confirmed') "
-        "AND a.start_at < b.end_at AND b.start_at < a.end_at")).scalar()
-
-
 def travel_violations(visits: list[Visit]) -> list[tuple[int, int, float]]:
     """Consecutive active visits of one Berlin day whose gap is shorter than the travel time between them."""
     active = sorted((v for v in visits if v.status in ("requested", "confirmed")), key=lambda v: as_utc(v.start_at))
     bad = []
-    for prev, nxt in zip(active, active[1:]):
+    for prev, nxt in pairwise(active):
         if to_local(prev.end_at).date() != to_local(nxt.start_at).date():
             continue
         need = RULES.minutes((prev.firm_lat, prev.firm_lon), (nxt.firm_lat, nxt.firm_lon))

@@ -140,7 +140,8 @@ def assert_matches_reference(session, ref: Reference, query: SearchQuery) -> lis
     expected = ref.rank(query)
     got = [(r.partner_id, r.distance_km, r.reaches) for r in result.ranked]
     if got != expected:
-        first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                     min(len(got), len(expected)))
         got_ids, exp_ids = {g[0] for g in got}, {e[0] for e in expected}
         missing = sorted(exp_ids - got_ids)[:5]
         detail = [f"{query}", f"{len(got)} results, expected {len(expected)}; first difference at {first}:",
@@ -249,6 +250,7 @@ def demo(app_ctx: Flask) -> Reference:
     return ref
 
 
+@pytest.mark.slow
 def test_random_queries_on_demo_data_match_reference(demo: Reference):
     rng = random.Random(4711)
     centres = town_centres() + [(p.lat, p.lon) for p in demo.partners]
@@ -260,6 +262,7 @@ def test_random_queries_on_demo_data_match_reference(demo: Reference):
     assert nonempty > 60, "the random queries should mostly find something, or they test little"
 
 
+@pytest.mark.slow
 def test_pagination_on_demo_data(demo: Reference):
     dortmund = TOWNS[0][1:3]
     for per_page in (1, 3, 7, 20):
@@ -376,6 +379,7 @@ def test_bounding_box_keeps_every_point_on_the_circle(centre):
             assert box.max_lat - p.latitude < 1e-5
 
 
+@pytest.mark.slow
 def test_bounding_box_drops_no_partner_on_the_border_in_the_database(make_partner):
     centres = [BOX_CENTRES[0], BOX_CENTRES[1], BOX_CENTRES[2], BOX_CENTRES[6], BOX_CENTRES[7], SCHWELM]
     radii = [10.0, 25.0, 50.0]
@@ -488,6 +492,7 @@ def gen_session(app: Flask, generated: Reference) -> Iterator:
         db.session.remove()
 
 
+@pytest.mark.slow
 class TestGeneratedPartners:
     """The reference comparison at scale; the data lives for this class only."""
 
