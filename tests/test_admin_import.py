@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import audit_count, browser_log_in, csrf_from, partner_count
-from network.directory.imports import STAGE_LIFETIME, ImportStage, preview_import
 from network.audit import AuditEntry
 from network.clock import utcnow
 from network.directory.demo import XSS_DEMO_NAME
+from network.directory.imports import STAGE_LIFETIME, ImportStage, preview_import
 from network.directory.models import Partner
 from network.extensions import db
 

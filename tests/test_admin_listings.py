@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, null, select
 
 from conftest import audit_count, csrf_from
-from network.directory.freshness import STALE_AFTER, is_stale
 from network.audit import AuditEntry
 from network.clock import utcnow
 from network.directory.csvio import partner_values
+from network.directory.freshness import STALE_AFTER, is_stale
 from network.directory.models import Partner
 from network.extensions import db
 

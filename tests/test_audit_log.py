@@ -7,11 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from conftest import csrf_from
-from network.audit import record
-from network.directory.models import partner_snapshot
-from network.audit import AuditEntry
+from network.audit import AuditEntry, record
 from network.directory.demo import XSS_DEMO_NAME
 from network.directory.listings import update_listing
+from network.directory.models import partner_snapshot
 from network.extensions import db
 
 

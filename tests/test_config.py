@@ -15,11 +15,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import csrf_from
 from flask import Flask
 from sqlalchemy import null
 
 from config import BASE_DIR, Config, ProductionConfig, TestConfig
+from conftest import csrf_from
 from network import create_app
 from network.accounts.models import ApiToken
 from network.extensions import db, limiter

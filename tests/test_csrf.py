@@ -25,10 +25,9 @@ from sqlalchemy import select
 from conftest import TEST_PASSWORD, changes, csrf_from, log_in, snapshot
 from network.accounts.models import ApiToken
 from network.accounts.service import make_reset_token
-from network.directory.freshness import make_confirm_token
-from network.directory.models import Suggestion
 from network.directory.csvio import export_partners
-from network.directory.models import Partner, Region
+from network.directory.freshness import make_confirm_token
+from network.directory.models import Partner, Region, Suggestion
 from network.extensions import db, limiter
 from network.scheduling.booking import FirmDetails, request_visit, settings_from_config
 from network.scheduling.localtime import local_to_utc

@@ -13,6 +13,8 @@ from sqlalchemy import null, select
 
 from conftest import SmtpSink, csrf_from, free_port, smtp_server
 from network import create_app
+from network.audit import AuditEntry
+from network.clock import utcnow
 from network.directory.freshness import (
     STALE_AFTER,
     ConfirmLinkInvalid,
@@ -21,8 +23,6 @@ from network.directory.freshness import (
     partner_from_confirm_token,
     stale_clause,
 )
-from network.audit import AuditEntry
-from network.clock import utcnow
 from network.directory.models import Partner
 from network.extensions import db
 

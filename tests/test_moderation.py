@@ -6,10 +6,9 @@ from sqlalchemy import func, select
 
 from conftest import csrf_from
 from network.audit import AuditEntry
-from network.directory.models import Suggestion
-from network.directory.moderation import find_duplicate, nearest_region, submit_new_listing
 from network.directory.demo import XSS_DEMO_NAME
-from network.directory.models import Partner, Region
+from network.directory.models import Partner, Region, Suggestion
+from network.directory.moderation import find_duplicate, nearest_region, submit_new_listing
 from network.extensions import db, limiter
 
 # Postcode centroids of the offline gazetteer.

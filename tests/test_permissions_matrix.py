@@ -28,8 +28,7 @@ from sqlalchemy import select
 from conftest import changes, csrf_from, log_in, snapshot
 from network.accounts.models import ApiToken, User
 from network.audit import AuditEntry
-from network.directory.models import Suggestion
-from network.directory.models import Partner, Region
+from network.directory.models import Partner, Region, Suggestion
 from network.extensions import db, limiter
 from network.scheduling.booking import FirmDetails, book_visit, settings_from_config
 from network.scheduling.localtime import local_to_utc

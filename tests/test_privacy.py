@@ -10,14 +10,12 @@ from flask import current_app
 from sqlalchemy import MetaData, func, select
 
 from conftest import TEST_PASSWORD, csrf_from, forget_current_user
-from network.accounts.models import ApiToken, User
 from network import privacy
-from network.directory.privacy import erase_personal_data
-from network.audit import record
-from network.audit import AuditEntry
-from network.directory.models import Suggestion
+from network.accounts.models import ApiToken, User
+from network.audit import AuditEntry, record
 from network.directory.listings import merge_listings, update_listing
-from network.directory.models import Partner
+from network.directory.models import Partner, Suggestion
+from network.directory.privacy import erase_personal_data
 from network.extensions import db
 from network.geo.gazetteer import normalize
 

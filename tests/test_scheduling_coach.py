@@ -658,8 +658,8 @@ def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg
 
 @pytest.mark.slow
 def test_seed_demo_command_gives_the_demo_coach_a_living_calendar(app_ctx, client, login):
-    from network.directory.demo_accounts import DEMO_COACH_EMAIL, DEMO_PASSWORD
     from network.accounts.models import User
+    from network.directory.demo_accounts import DEMO_COACH_EMAIL, DEMO_PASSWORD
 
     runner = app_ctx.test_cli_runner()
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
