@@ -16,10 +16,12 @@ def clock() -> datetime:
     return override() if override else utcnow()
 
 
-def settings():
-    from network.scheduling.booking import settings_from_config
-
-    return settings_from_config(current_app.config)
-
-
-from network.scheduling import coach_routes, public_routes  # noqa: E402,F401  (register views on bp)
+# The route modules register their views on bp, which they import from here: hence at the end.
+from network.scheduling import (  # noqa: E402,F401
+    availability_routes,
+    coach_booking_routes,
+    coach_calendar_routes,
+    feed_routes,
+    public_routes,
+    request_routes,
+)
