@@ -19,6 +19,11 @@ SUGGEST_DAYS = 14
 SUGGEST_COUNT = 12
 
 
+def _open_request(now: datetime):
+    """SQL: a request still waiting for the coach's answer (its expiry not reached)."""
+    return (Visit.status == "requested") & ~Visit.request_lapsed(now)
+
+
 @dataclass
 class Calendar:
     """One coach's calendar page: the filtered visits, past ones awaiting an outcome, and what to point out."""
@@ -34,8 +39,7 @@ def calendar(session: Session, partner: Partner, status: str, now: datetime) -> 
     """The calendar for a filter of CALENDAR_FILTERS (anything else counts as the default, "")."""
     visits, awaiting = calendar_rows(session, partner, status if status in CALENDAR_FILTERS else "", now)
     open_requests = session.scalar(select(func.count(Visit.id)).where(
-        Visit.partner_id == partner.id, Visit.status == "requested", Visit.end_at > now,
-        ~Visit.request_lapsed(now))) or 0
+        Visit.partner_id == partner.id, _open_request(now), Visit.end_at > now)) or 0
     has_hours = session.scalar(select(WorkingHours.id).where(WorkingHours.partner_id == partner.id).limit(1))
     absences = list(session.scalars(select(Absence).where(
         Absence.partner_id == partner.id, Absence.end_date >= to_local(now).date())
@@ -49,7 +53,7 @@ def calendar_rows(session: Session, partner: Partner, status: str, now: datetime
     awaiting = list(session.scalars(
         base.where(Visit.status == "confirmed", Visit.start_at < now, Visit.took_place.is_(None))
         .order_by(Visit.start_at.desc()).limit(200)))
-    open_request = (Visit.status == "requested") & ~Visit.request_lapsed(now)
+    open_request = _open_request(now)
     if status == "":
         upcoming_active = base.where(Visit.end_at > now, (Visit.status == "confirmed") | open_request)
         return list(session.scalars(upcoming_active.order_by(Visit.start_at))), awaiting
@@ -75,8 +79,7 @@ def calendar_rows(session: Session, partner: Partner, status: str, now: datetime
 def coaches_with_open_requests(session: Session, now: datetime) -> tuple[list[Partner], dict[int, int]]:
     """The listings that keep a calendar (for an admin's chooser) and their open requests by partner id."""
     open_counts = dict(session.execute(
-        select(Visit.partner_id, func.count(Visit.id)).where(
-            Visit.status == "requested", Visit.end_at > now, ~Visit.request_lapsed(now))
+        select(Visit.partner_id, func.count(Visit.id)).where(_open_request(now), Visit.end_at > now)
         .group_by(Visit.partner_id)).all())
     partners = list(session.scalars(
         select(Partner).join(Partner.kind).where(Kind.slug.in_(SCHEDULING_KINDS), Partner.is_archived.is_(False))

@@ -14,15 +14,16 @@ from datetime import date, timedelta
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
+from network.directory.models import Partner
 from network.errors import json_error
 from network.extensions import csrf, db
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
-from network.directory.models import Partner
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails
 from network.scheduling.localtime import LocalTimeError, parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
+from network.scheduling.routes import clock
 from network.scheduling.views import (
     PartnerUnavailable,
     address_not_found_message,
@@ -38,7 +39,6 @@ from network.scheduling.views import (
     visit_json,
     visit_request_limit,
 )
-from network.scheduling.routes import clock
 
 bp = Blueprint("scheduling_api", __name__, url_prefix="/api")
 # Anonymous firm requests have no session to protect; they are rate-limited instead (docs/architecture.md).
