@@ -83,3 +83,35 @@ def test_list_and_profile_work_without_javascript_and_by_keyboard(live_server, c
     assert page.locator("h1").inner_text() == name
     assert page.locator(".profile dl.details").is_visible()
     context.close()
+
+
+def test_a_new_visit_length_swaps_in_the_servers_slots_without_leaving_the_page(live_server, browser_page, make_coach,
+                                                                                set_clock):
+    from datetime import datetime, timezone
+
+    set_clock(datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc))
+    partner, _user = make_coach()
+    page = browser_page
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda req: requests.append(req.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def offered() -> list[str]:
+        return page.locator("[data-sched-slots] input[name=start]").evaluate_all("els => els.map(e => e.value)")
+
+    page.goto(f"{live_server}/partner/{partner.id}/termin", wait_until="networkidle")
+    one_hour = offered()
+    page.evaluate("window.__samePage = true")
+    page.select_option("[data-sched-filter] select[name=duration]", "120")
+    page.locator("[data-sched-minutes]", has_text="120").wait_for()
+    two_hours = offered()
+    assert page.evaluate("window.__samePage") is True  # swapped in place, no reload
+    assert page.input_value("form.sched-request input[name=duration]") == "120"
+    assert two_hours and two_hours != one_hour
+    assert any(f"/partner/{partner.id}/termin?" in url and "duration=120" in url for url in requests)
+    assert not any("/api/" in url for url in requests)
+    # Exactly what the server renders for that length without script.
+    page.goto(f"{live_server}/partner/{partner.id}/termin?duration=120", wait_until="networkidle")
+    assert offered() == two_hours
+    assert errors == []

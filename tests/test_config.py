@@ -24,7 +24,7 @@ from network import create_app
 from network.accounts.models import ApiToken
 from network.extensions import db, limiter
 from network.scheduling.booking import Settings
-from network.scheduling.routes import settings as scheduling_settings
+from network.scheduling.views import settings as scheduling_settings
 
 
 def _isolated(base: type[Config], instance: Path) -> type[Config]:

@@ -31,7 +31,7 @@ from network.scheduling.booking import (
 )
 from network.scheduling.localtime import as_utc, local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import SchedulingProfile, Visit
+from network.scheduling.models import SchedulingProfile, Visit, effective_status
 from network.scheduling.slots import TravelRules
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
@@ -145,6 +145,23 @@ def test_requests_hold_until_they_expire(coach):
     assert at(day, 10) in offered(partner, day, now=expires)
     request(partner, at(day, 10), now=expires, name="Neue GmbH")
     assert fresh(held.id).status == "expired" and fresh(held.id).sequence == 1
+
+
+def test_one_expiry_rule_in_python_and_in_sql(coach):
+    partner, user = coach
+    held, _ = request(partner, at(WED, 10))
+    booked = book(partner, user, at(WED, 14))
+    expires = NOW + timedelta(days=7)
+
+    def lapsed_in_sql(moment) -> set[int]:
+        return set(db.session.scalars(select(Visit.id).where(Visit.request_lapsed(moment))))
+
+    for moment, lapsed in ((expires - timedelta(seconds=1), False), (expires, True)):
+        visit = fresh(held.id)
+        assert visit.request_lapsed(moment) is lapsed
+        assert effective_status(visit, moment) == ("expired" if lapsed else "requested")
+        assert lapsed_in_sql(moment) == ({held.id} if lapsed else set())
+        assert effective_status(fresh(booked.id), moment) == "confirmed"
 
 
 def test_settings_from_config_reads_the_scheduling_keys(app):

@@ -9,35 +9,36 @@ Every error is {"error": message, "field": name}; several field errors also come
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
+from network.directory.models import Partner
 from network.errors import json_error
 from network.extensions import csrf, db
-from network.geo.geocoding import GeocodeNotFound
-from network.directory.models import Partner
+from network.geo.geocoding import GeocodeNotFound, GeocodeResult
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails
 from network.scheduling.localtime import LocalTimeError, parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
-from network.scheduling.public_routes import (
+from network.clock import now
+from network.scheduling.views import (
     PartnerUnavailable,
     address_not_found_message,
     bookable_partner,
     ensure_lock_row,
     geocode_place,
     manage_url,
-    parse_day,
     parse_duration,
+    parse_iso_day,
     send_visit_mails,
+    settings,
     slot_json,
     visit_json,
     visit_request_limit,
 )
-from network.scheduling.routes import clock, settings
 
 bp = Blueprint("scheduling_api", __name__, url_prefix="/api")
 # Anonymous firm requests have no session to protect; they are rate-limited instead (docs/architecture.md).
@@ -55,6 +56,31 @@ def _unavailable(exc: PartnerUnavailable, *, for_write: bool):
     return json_error(exc.message, status, "partner_id")
 
 
+def _slot_query(args) -> tuple[date, int, int, GeocodeResult | None]:
+    """(first day, days, duration, geocoded place or None) from ?from, days, duration, near; raises _BadInput."""
+    try:
+        first_day = parse_iso_day(args.get("from"), to_local(now()).date())
+    except ValueError as exc:
+        raise _BadInput(str(exc), "from") from None
+    raw_days = args.get("days", str(DEFAULT_DAYS)).strip()
+    if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+        raise _BadInput(_("„days“ muss eine ganze Zahl von 1 bis %(max)s sein.", max=MAX_DAYS), "days")
+    try:
+        duration = parse_duration(args.get("duration"))
+    except ValueError as exc:
+        raise _BadInput(str(exc), "duration") from None
+    near = (args.get("near") or "").strip()
+    if not near:
+        return first_day, int(raw_days), duration, None
+    if len(near) > 300:
+        raise _BadInput(_("Die Ortsangabe ist zu lang (höchstens 300 Zeichen)."), "near")
+    try:
+        return first_day, int(raw_days), duration, geocode_place(near)
+    except GeocodeNotFound as exc:
+        raise _BadInput(_("„%(query)s“ wurde nicht gefunden.", query=near), "near",
+                        suggestions=exc.suggestions) from None
+
+
 @bp.get("/partners/<int:partner_id>/slots")
 def partner_slots(partner_id: int):
     """Free slots: ?from=YYYY-MM-DD&days=14&duration=60&near=<address or postcode> (near makes travel count)."""
@@ -62,33 +88,13 @@ def partner_slots(partner_id: int):
         partner = bookable_partner(partner_id)
     except PartnerUnavailable as exc:
         return _unavailable(exc, for_write=False)
-    args = request.args
-    today = to_local(clock()).date()
     try:
-        first_day = parse_day(args.get("from"), today)
-    except ValueError as exc:
-        return json_error(str(exc), 400, "from")
-    raw_days = args.get("days", str(DEFAULT_DAYS)).strip()
-    if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
-        return json_error(_("„days“ muss eine ganze Zahl von 1 bis %(max)s sein.", max=MAX_DAYS), 400, "days")
-    days = int(raw_days)
-    try:
-        duration = parse_duration(args.get("duration"))
-    except ValueError as exc:
-        return json_error(str(exc), 400, "duration")
-    near = (args.get("near") or "").strip()
-    place = None
-    if near:
-        if len(near) > 300:
-            return json_error(_("Die Ortsangabe ist zu lang (höchstens 300 Zeichen)."), 400, "near")
-        try:
-            place = geocode_place(near)
-        except GeocodeNotFound as exc:
-            return json_error(_("„%(query)s“ wurde nicht gefunden.", query=near), 400, "near",
-                              suggestions=exc.suggestions)
+        first_day, days, duration, place = _slot_query(request.args)
+    except _BadInput as exc:
+        return json_error(exc.message, 400, exc.field, **exc.extra)
     ensure_lock_row(partner)
     partner = db.session.get(Partner, partner_id)
-    slots = booking.available_slots(db.session, partner, first_day, days, duration, clock(),
+    slots = booking.available_slots(db.session, partner, first_day, days, duration, now(),
                                     (place.lat, place.lon) if place else None, settings())
     return jsonify({
         "partner_id": partner.id,
@@ -112,10 +118,11 @@ def _text(body: dict, key: str, field: str, *, required: bool = False):
 
 
 class _BadInput(Exception):
-    def __init__(self, message: str, field: str | None) -> None:
+    def __init__(self, message: str, field: str | None, **extra) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.extra = extra  # more members of the JSON answer (suggestions)
 
 
 def _read_request(body) -> dict:
@@ -157,7 +164,7 @@ def create_visit():
     try:
         values = _read_request(request.get_json(silent=True))
     except _BadInput as exc:
-        return json_error(exc.message, 400, exc.field)
+        return json_error(exc.message, 400, exc.field, **exc.extra)
     try:
         partner = bookable_partner(values["partner_id"])
     except PartnerUnavailable as exc:
@@ -175,13 +182,18 @@ def create_visit():
         with booking_transaction(db.session, partner_id):
             visit, token = booking.request_visit(
                 db.session, db.session.get(Partner, partner_id), values["start"], values["duration_min"], firm,
-                values["topic"], values["message"], clock(), settings())
+                values["topic"], values["message"], now(), settings())
             visit_id = visit.id
     except BookingInvalid as exc:
         return json_error(exc.errors[exc.field], 422, exc.field, errors=exc.errors)
     except BookingConflict as exc:
         return json_error(exc.reason, 409, "start", code=exc.code,
                           next_free=[slot_json(slot) for slot in exc.next_free])
+    return _created(visit_id, token)
+
+
+def _created(visit_id: int, token: str):
+    """The 201 answer after the commit (the mails go out first; the private link is shown once, here)."""
     visit = db.session.get(Visit, visit_id)
     mailed = send_visit_mails(visit, token)
     response = jsonify({**visit_json(visit, token), "mail_sent": mailed})

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from network.scheduling.slots import Busy, Schedule, Slot, SlotRejected, TravelR
 
 REQUEST_TTL = timedelta(days=7)  # an unanswered request stops holding its slot after a week
 NEXT_FREE_COUNT = 5
+FEED_KEEP_DAYS = 30  # ended visits stay in the subscribed feed this long, so calendar clients remove them
 
 
 def token_hash(token: str) -> str:
@@ -104,7 +105,7 @@ def expire_requests(session: Session, partner_id: int, now: datetime) -> int:
     """Requests nobody answered in time stop holding their slot."""
     result = session.execute(
         update(Visit)
-        .where(Visit.partner_id == partner_id, Visit.status == "requested", Visit.expires_at <= now)
+        .where(Visit.partner_id == partner_id, Visit.request_lapsed(now))
         .values(status="expired", sequence=Visit.sequence + 1)
         # "fetch", not the default "evaluate": evaluating the criteria in Python compares SQLite's naive
         # expires_at of visits already in the session with the aware `now` and raises TypeError.
@@ -136,7 +137,7 @@ def load_schedule(session: Session, partner: Partner, start: datetime, end: date
     if exclude_visit_id is not None:
         stmt = stmt.where(Visit.id != exclude_visit_id)
     if now is not None:
-        stmt = stmt.where(or_(Visit.status != "requested", Visit.expires_at.is_(None), Visit.expires_at > as_utc(now)))
+        stmt = stmt.where(~Visit.request_lapsed(as_utc(now)))
     busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
                  (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
             for v in session.scalars(stmt)]
@@ -442,12 +443,14 @@ def visit_by_manage_token(session: Session, token: str) -> Visit | None:
     return session.scalar(select(Visit).where(Visit.manage_token_hash == token_hash(token)))
 
 
-def rotate_feed_token(session: Session, partner: Partner) -> str:
-    """A new secret for the coach's calendar feed; the old URL stops working at once."""
+def rotate_feed_token(session: Session, partner: Partner, actor=None) -> str:
+    """A new secret for the coach's calendar feed (audited); the old URL stops working at once."""
     profile = ensure_profile(session, partner)
     plain = secrets.token_urlsafe(32)
     profile.feed_token_hash = token_hash(plain)
     session.flush()
+    record(session, actor=actor, entity=profile, action="feed_rotate", before=None, after=None,
+           entity_label=f"Kalender-Abo {partner.name}")
     return plain
 
 
@@ -459,8 +462,8 @@ def partner_by_feed_token(session: Session, token: str) -> Partner | None:
 
 
 def feed_visits(session: Session, partner: Partner, now: datetime) -> list[Visit]:
-    """Active visits, and cancelled/declined/expired ones of the last 30 days so subscribed clients remove them."""
-    cutoff = now - timedelta(days=30)
+    """Active visits, and ended ones of the last FEED_KEEP_DAYS days so subscribed clients remove them."""
+    cutoff = now - timedelta(days=FEED_KEEP_DAYS)
     return list(session.scalars(
         select(Visit).where(
             Visit.partner_id == partner.id,

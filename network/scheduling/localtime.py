@@ -1,6 +1,7 @@
 """Europe/Berlin local time: conversions to and from UTC that refuse non-existent times and resolve ambiguous ones."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 # a horizon or a UTC offset never overflows (year 1 or 9999 would raise OverflowError: a 500).
 MIN_YEAR, MAX_YEAR = 2000, 2099
 OUT_OF_RANGE = "Das Datum liegt außerhalb des planbaren Zeitraums (2000 bis 2099)."
+_CLOCK_RE = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+_GERMAN_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
 class LocalTimeError(ValueError):
@@ -81,3 +84,32 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
 def isoformat_local(moment: datetime) -> str:
     """ISO 8601 with the Berlin offset, e.g. 2026-12-01T09:00:00+01:00."""
     return to_local(moment).isoformat()
+
+
+def parse_day(raw: str | None) -> date | None:
+    """ISO (what <input type=date> sends) or German dd.mm.yyyy (what people type where it is a text field)."""
+    raw = (raw or "").strip()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    match = _GERMAN_DATE_RE.match(raw)
+    if match:
+        try:
+            return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+        except ValueError:
+            return None
+    return None
+
+
+def parse_clock(raw: str | None) -> int | None:
+    """'08:30' -> 510 minutes after midnight; None when it is not a time of day."""
+    match = _CLOCK_RE.match((raw or "").strip())
+    if not match:
+        return None
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def minutes_text(minute: int) -> str:
+    """510 -> '08:30'."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -6,10 +6,12 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from network.clock import utcnow
 from network.extensions import db
+from network.scheduling.localtime import as_utc
 
 ACTIVE_STATES = ("requested", "confirmed")
 VISIT_STATES = ("requested", "confirmed", "declined", "cancelled", "expired")
@@ -123,5 +125,19 @@ class Visit(db.Model):
     def duration_min(self) -> int:
         return int((self.end_at - self.start_at).total_seconds() // 60)
 
+    @hybrid_method
+    def request_lapsed(self, now: datetime) -> bool:
+        """A request past its expiry: it counts as expired even before expire_requests writes that down."""
+        return self.status == "requested" and self.expires_at is not None and as_utc(self.expires_at) <= now
+
+    @request_lapsed.expression
+    def request_lapsed(cls, now: datetime):
+        return (cls.status == "requested") & cls.expires_at.is_not(None) & (cls.expires_at <= now)
+
     def __repr__(self) -> str:
         return f"<Visit {self.id} {self.status} {self.start_at}>"
+
+
+def effective_status(visit: Visit, now: datetime) -> str:
+    """The state a visit has at now: an unanswered request past its expiry is expired, written down or not."""
+    return "expired" if visit.request_lapsed(now) else visit.status

@@ -1,16 +1,17 @@
 """Scheduler pages: the firm's request and manage pages, the coach's calendar; each part in its own module."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
-
-from network.clock import now as clock  # noqa: F401  (the view modules' name for the app clock)
-from network.scheduling.booking import Settings, settings_from_config
+from flask import Blueprint
 
 bp = Blueprint("scheduling", __name__)
 
 
-def settings() -> Settings:
-    return settings_from_config(current_app.config)
-
-
-from network.scheduling import coach_routes, public_routes  # noqa: E402,F401  (register views on bp)
+# The route modules register their views on bp, which they import from here: hence at the end.
+from network.scheduling import (  # noqa: E402,F401
+    availability_routes,
+    coach_booking_routes,
+    coach_calendar_routes,
+    feed_routes,
+    public_routes,
+    request_routes,
+)

@@ -1,56 +1,15 @@
-/* Request page enhancement: a new visit length reloads the free slots from the JSON API in place (the page works without it). */
+/* Request page enhancement: a new visit length swaps in the free slots in place (the page works without it).
+   The slots come from the server's own rendering of the page for that length (the slot_picker macro), so the
+   markup and the labels (the repeated autumn hour says "Sommerzeit"/"Winterzeit") exist once. */
 (function () {
   "use strict";
   var filter = document.querySelector("[data-sched-filter]");
   var box = document.querySelector("[data-sched-slots]");
-  if (!filter || !box || !window.fetch || !window.URLSearchParams || !window.Intl) { return; }
+  if (!filter || !box || !window.fetch || !window.URLSearchParams || !window.DOMParser || !window.FormData) { return; }
   var select = filter.querySelector("select[name=duration]");
-  var list = box.querySelector("[data-sched-days]");
   var minutes = box.querySelector("[data-sched-minutes]");
   var hidden = document.querySelector("form.sched-request input[name=duration]");
-  if (!select || !list || !hidden) { return; }
-  var lang = document.documentElement.lang || "de";
-  var dayFormat = new Intl.DateTimeFormat(lang, {
-    weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "Europe/Berlin"
-  });
-  var timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Berlin" });
-
-  function element(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
-
-  function render(slots) {
-    list.textContent = "";
-    if (!slots.length) {
-      list.appendChild(element("p", "sched-empty", box.getAttribute("data-empty")));
-      return;
-    }
-    var currentLabel = null;
-    var group = null;
-    slots.forEach(function (slot) {
-      var start = new Date(slot.start);
-      var label = dayFormat.format(start);
-      if (label !== currentLabel) {
-        currentLabel = label;
-        var fieldset = element("fieldset", "sched-day");
-        fieldset.appendChild(element("legend", null, label));
-        group = element("div", "sched-day-slots");
-        fieldset.appendChild(group);
-        list.appendChild(fieldset);
-      }
-      var item = element("label", "sched-slot");
-      var radio = document.createElement("input");
-      radio.type = "radio";
-      radio.name = "start";
-      radio.value = slot.start;  // ISO 8601 with the Berlin offset, exactly what the server offers
-      item.appendChild(radio);
-      item.appendChild(document.createTextNode(" " + timeFormat.format(start) + " – " + timeFormat.format(new Date(slot.end))));
-      group.appendChild(item);
-    });
-  }
+  if (!select || !box.querySelector("[data-sched-days]") || !hidden) { return; }
 
   function withDuration(href, duration) {
     var url = new URL(href, window.location.href);
@@ -58,24 +17,27 @@
     return url.pathname + url.search;
   }
 
+  function swapIn(page) {
+    var days = page.querySelector("[data-sched-slots] [data-sched-days]");
+    if (!days) { throw new Error("no slots in the answer"); }
+    var list = box.querySelector("[data-sched-days]");
+    list.replaceWith(document.importNode(days, true));
+    var label = page.querySelector("[data-sched-slots] [data-sched-minutes]");
+    if (minutes && label) { minutes.textContent = label.textContent; }
+  }
+
   select.addEventListener("change", function () {
     var duration = select.value;
-    var params = new URLSearchParams();
-    params.set("from", filter.elements["from"].value);
-    params.set("days", box.getAttribute("data-days"));
-    params.set("duration", duration);
-    var near = (filter.elements["near"].value || "").trim();
-    if (near) { params.set("near", near); }
+    var params = new URLSearchParams(new FormData(filter));
     box.classList.add("sched-loading");
-    fetch(box.getAttribute("data-api") + "?" + params.toString(), { headers: { Accept: "application/json" } })
+    fetch(filter.getAttribute("action") + "?" + params.toString(), { headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
+        return response.text();
       })
-      .then(function (data) {
-        render(data.slots || []);
+      .then(function (text) {
+        swapIn(new DOMParser().parseFromString(text, "text/html"));
         hidden.value = duration;
-        if (minutes) { minutes.textContent = select.options[select.selectedIndex].text; }
         var form = hidden.form;
         form.setAttribute("action", withDuration(form.getAttribute("action"), duration));
         document.querySelectorAll(".sched-paging a").forEach(function (link) {
