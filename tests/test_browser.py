@@ -1,6 +1,7 @@
 """Headless Chromium (Debian's package, driven by Playwright) against the real app on loopback."""
 from __future__ import annotations
 
+from datetime import UTC
 from urllib.parse import urlsplit
 
 import pytest
@@ -87,9 +88,9 @@ def test_list_and_profile_work_without_javascript_and_by_keyboard(live_server, c
 
 def test_a_new_visit_length_swaps_in_the_servers_slots_without_leaving_the_page(live_server, browser_page, make_coach,
                                                                                 set_clock):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    set_clock(datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc))
+    set_clock(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
     partner, _user = make_coach()
     page = browser_page
     requests: list[str] = []

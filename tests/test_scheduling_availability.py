@@ -1,11 +1,12 @@
 """Availability service: working hours and absences are checked field by field, audited, and kept per coach."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
+from conftest import csrf_from
 from network.accounts.models import User
 from network.audit import AuditEntry
 from network.extensions import db
@@ -14,9 +15,7 @@ from network.scheduling.booking import BookingInvalid, NotAllowed
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, SchedulingProfile, WorkingHours
 
-from conftest import csrf_from
-
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 WEEK = {0: [("08:00", "12:00"), ("13:00", "16:30")], 4: [("08:00", "13:00")]}
 RULES = {"home_address": "Körnerstraße 25, 58095 Hagen", "min_notice_hours": "48", "horizon_weeks": "6"}
 
