@@ -77,7 +77,7 @@ def scene(make_partner, make_user) -> Scene:
     duplicate = make_partner(name="J. Ölmann", email=DUP_EMAIL, phone=DUP_PHONE, region="dortmund",
                              postcode="44135", city="Dortmund")
     merge_listings(db.session, partner, duplicate, actor=editor)
-    record(db.session, actor=editor, entity=partner, action="note", before=None, after=None,
+    record(db.session, actor=editor, entity=partner, action="confirm", before=None, after=None,
            note=f"Telefonat mit {NAME}: neue Nummer {PHONE}, Mail an {EMAIL.upper()}.")
     record(db.session, actor=coach, entity=coach, action="password_reset", before=None, after=None,
            entity_label=coach.email)
@@ -239,7 +239,7 @@ def test_export_contains_every_stored_field_and_what_refers_to_the_person(client
 
     audit_actions = [(e["entity_type"], e["action"]) for e in data["audit_log"]]
     assert ("partners", "update") in audit_actions and ("partners", "merge") in audit_actions
-    assert ("partners", "note") in audit_actions and ("users", "password_reset") in audit_actions
+    assert ("partners", "confirm") in audit_actions and ("users", "password_reset") in audit_actions
     assert all("Andrea" not in json.dumps(e, ensure_ascii=False) for e in data["audit_log"])
     assert {s["suggestion_type"] for s in data["suggestions"]} == {"outdated", "new_listing", "duplicate"}
 
@@ -350,7 +350,7 @@ def test_erased_coach_cannot_log_in_any_more(app, client, scene, login):
 
 def test_names_are_matched_whole_not_inside_other_words(app_ctx, scene, make_partner):
     neighbour = make_partner(name=f"{NAME}en-Stiftung", email="stiftung@example.org", region="dortmund")
-    record(db.session, actor=scene.admin, entity=neighbour, action="note", before=None, after=None,
+    record(db.session, actor=scene.admin, entity=neighbour, action="update", before=None, after=None,
            note=f"Kontakt: {NAME}en-Stiftung, nicht {NAME}.")
     db.session.commit()
     erase_personal_data(db.session, scene.partner, actor=scene.admin)

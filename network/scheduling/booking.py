@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from network.scheduling.models import (
     Absence,
     SchedulingProfile,
     Visit,
+    VisitStatus,
     WorkingHours,
 )
 from network.scheduling.slots import Busy, Schedule, Slot, SlotRejected, TravelRules, check_visit, free_slots
@@ -105,8 +106,9 @@ def expire_requests(session: Session, partner_id: int, now: datetime) -> int:
     """Requests nobody answered in time stop holding their slot."""
     result = session.execute(
         update(Visit)
-        .where(Visit.partner_id == partner_id, Visit.status == "requested", Visit.expires_at <= now)
-        .values(status="expired", sequence=Visit.sequence + 1)
+        .where(Visit.partner_id == partner_id, Visit.status == VisitStatus.REQUESTED,
+               Visit.status_at(now) == VisitStatus.EXPIRED)
+        .values(status=VisitStatus.EXPIRED, sequence=Visit.sequence + 1)
         # "fetch", not the default "evaluate": evaluating the criteria in Python compares SQLite's naive
         # expires_at of visits already in the session with the aware `now` and raises TypeError.
         .execution_options(synchronize_session="fetch")
@@ -137,7 +139,7 @@ def load_schedule(session: Session, partner: Partner, start: datetime, end: date
     if exclude_visit_id is not None:
         stmt = stmt.where(Visit.id != exclude_visit_id)
     if now is not None:
-        stmt = stmt.where(or_(Visit.status != "requested", Visit.expires_at.is_(None), Visit.expires_at > as_utc(now)))
+        stmt = stmt.where(Visit.status_at(now) != VisitStatus.EXPIRED)
     busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
                  (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
             for v in session.scalars(stmt)]

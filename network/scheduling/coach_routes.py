@@ -40,25 +40,18 @@ from network.scheduling.booking import (
 )
 from network.scheduling.localtime import LocalTimeError, as_utc, local_day_bounds, local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, Absence, SchedulingProfile, Visit, WorkingHours
+from network.scheduling.models import (ACTIVE_STATES, DURATIONS_MIN, Absence, AbsenceReason, SchedulingProfile, Visit,
+                                      VisitStatus, WorkingHours)
 from network.scheduling.notify import invite_data, notify_visit
 from network.scheduling.routes import bp, clock, settings
 
 SCHEDULING_KINDS = ("innovationscoach", "technologiescout")
 MAX_INTERVALS_PER_DAY = 6
-ABSENCE_REASONS = ("vacation", "sick", "other")
+ABSENCE_REASONS = tuple(AbsenceReason)
 FEED_KEEP_DAYS = 30
 
 WEEKDAY_NAMES = (_l("Montag"), _l("Dienstag"), _l("Mittwoch"), _l("Donnerstag"), _l("Freitag"), _l("Samstag"),
                  _l("Sonntag"))
-STATUS_LABELS = {
-    "requested": _l("angefragt"),
-    "confirmed": _l("bestätigt"),
-    "declined": _l("abgelehnt"),
-    "cancelled": _l("abgesagt"),
-    "expired": _l("abgelaufen"),
-}
-REASON_LABELS = {"vacation": _l("Urlaub"), "sick": _l("Krankheit"), "other": _l("Sonstiges")}
 FILTERS = {
     "": _l("Anstehend und offen"),
     "requested": _l("Anfragen"),
@@ -244,7 +237,7 @@ def _render(template: str, partner: Partner | None, http_status: int = 200, **co
     response = make_response(render_template(
         template, partner=partner, kurl=lambda endpoint, **v: kurl(partner, endpoint, **v),
         fmt_local=fmt_local, fmt_range=fmt_range, fmt_day=fmt_day, slot_value=slot_value,
-        status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, weekday_names=WEEKDAY_NAMES,
+        weekday_names=WEEKDAY_NAMES,
         durations=DURATIONS_MIN, now=_now(), **context), http_status)
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -282,9 +275,7 @@ def _notify(visit: Visit, firm_token: str | None = None) -> bool:
 
 def _effective_status(visit: Visit, now: datetime) -> str:
     """Requests past their expiry count as expired even before a booking run marks them so."""
-    if visit.status == "requested" and visit.expires_at is not None and as_utc(visit.expires_at) <= now:
-        return "expired"
-    return visit.status
+    return visit.status_at(now)
 
 
 # ---------------------------------------------------------------- calendar
@@ -293,7 +284,7 @@ def _effective_status(visit: Visit, now: datetime) -> str:
 def _calendar_rows(partner: Partner, status: str, now: datetime) -> tuple[list[Visit], list[Visit]]:
     """(main list, past visits awaiting an outcome) for the chosen filter."""
     base = select(Visit).where(Visit.partner_id == partner.id)
-    not_expired = (Visit.expires_at.is_(None)) | (Visit.expires_at > now)
+    not_expired = Visit.status_at(now) != VisitStatus.EXPIRED
     awaiting = list(db.session.scalars(
         base.where(Visit.status == "confirmed", Visit.start_at < now, Visit.took_place.is_(None))
         .order_by(Visit.start_at.desc()).limit(200)))
@@ -333,8 +324,7 @@ def coach_calendar():
     now = _now()
     visits, awaiting = _calendar_rows(partner, status, now)
     open_requests = db.session.scalar(select(func.count(Visit.id)).where(
-        Visit.partner_id == partner.id, Visit.status == "requested", Visit.end_at > now,
-        (Visit.expires_at.is_(None)) | (Visit.expires_at > now))) or 0
+        Visit.partner_id == partner.id, Visit.status_at(now) == VisitStatus.REQUESTED, Visit.end_at > now)) or 0
     hours_count = db.session.scalar(select(func.count(WorkingHours.id)).where(
         WorkingHours.partner_id == partner.id)) or 0
     today = to_local(now).date()
@@ -350,8 +340,7 @@ def _choose_partner():
     now = _now()
     open_counts = dict(db.session.execute(
         select(Visit.partner_id, func.count(Visit.id)).where(
-            Visit.status == "requested", Visit.end_at > now,
-            (Visit.expires_at.is_(None)) | (Visit.expires_at > now)).group_by(Visit.partner_id)).all())
+            Visit.status_at(now) == VisitStatus.REQUESTED, Visit.end_at > now).group_by(Visit.partner_id)).all())
     partners = list(db.session.scalars(
         select(Partner).join(Partner.kind).where(Kind.slug.in_(SCHEDULING_KINDS), Partner.is_archived.is_(False))
         .order_by(Partner.sort_name)))

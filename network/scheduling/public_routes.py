@@ -28,10 +28,11 @@ from network.errors import json_error
 from network.extensions import csrf, db, limiter
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
 from network.i18n import current_language
+from network.labels import label
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails, NotAllowed
 from network.scheduling.ical import message_for
-from network.scheduling.localtime import LocalTimeError, as_utc, isoformat_local, parse_instant, to_local
+from network.scheduling.localtime import LocalTimeError, isoformat_local, parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.notify import invite_data, notify_visit
@@ -415,15 +416,6 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
 # --- the firm's private page -------------------------------------------------------------------------
 
 
-STATUS_LABELS = {
-    "requested": _l("Angefragt – wartet auf die Bestätigung"),
-    "confirmed": _l("Bestätigt"),
-    "declined": _l("Abgelehnt"),
-    "cancelled": _l("Abgesagt"),
-    "expired": _l("Abgelaufen – die Anfrage wurde nicht rechtzeitig bestätigt"),
-}
-
-
 def _visit_or_404(token: str) -> Visit:
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:
@@ -432,10 +424,7 @@ def _visit_or_404(token: str) -> Visit:
 
 
 def _display_status(visit: Visit) -> str:
-    expires = visit.expires_at
-    if visit.status == "requested" and expires is not None and as_utc(expires) <= clock():
-        return "expired"
-    return visit.status
+    return visit.effective_status
 
 
 def _manage_page(token: str, visit: Visit, *, status: int = 200, errors: dict[str, str] | None = None,
@@ -455,7 +444,7 @@ def _manage_page(token: str, visit: Visit, *, status: int = 200, errors: dict[st
             days = group_by_day(_slot_window(visit.partner, first_day, visit.duration_min, place))
     page = render_template(
         "scheduling/manage.html", visit=visit, token=token, shown_status=shown,
-        status_label=STATUS_LABELS.get(shown, shown), is_active=shown in ACTIVE_STATES, days=days,
+        status_label=label("visit_status_firm", shown), is_active=shown in ACTIVE_STATES, days=days,
         conflict=conflict, errors=errors or {}, first_day=first_day,
         prev_day=(first_day - timedelta(days=7)) if first_day > today else None,
         next_day=first_day + timedelta(days=7), start_label=_time_label(visit.start_at),
