@@ -307,8 +307,10 @@ def test_after_erasing_no_table_holds_the_persons_data(client, scene, login):
     assert len(erase_rows) == 1
     assert erase_rows[0].entity_id == partner.id and erase_rows[0].actor_id == scene.editor.id
     # The history stays (who changed what when), only the person's values are gone.
+    # In writing order: PostgreSQL returns rows unordered, and the erasure has just rewritten them.
     updates = db.session.scalars(select(AuditEntry).where(AuditEntry.entity_id == partner.id,
-                                                          AuditEntry.action == "update")).all()
+                                                          AuditEntry.action == "update")
+                                 .order_by(AuditEntry.id)).all()
     assert updates and updates[0].changes["email"] == ["[gelöscht]", "[gelöscht]"]
     coach_edit = [e for e in updates if e.actor_id == coach.id]
     assert coach_edit and coach_edit[0].actor_label == "[gelöscht]"
