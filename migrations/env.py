@@ -94,14 +94,35 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # Batch mode rebuilds a table (copy, DROP, rename), and with foreign keys on, SQLite's DROP TABLE
+            # first deletes every row and fires ON DELETE CASCADE / SET NULL in the tables that point to it.
+            # The pragma does nothing inside a transaction: it is set on the driver connection before Alembic
+            # begins one, each migration's references are checked before its commit, and it is set back after.
+            connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=OFF')
+            conf_args = {**conf_args, 'on_version_apply': _check_sqlite_foreign_keys}
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()  # what closing the connection would do; lets the pragma apply
+                connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=ON')
+
+
+def _check_sqlite_foreign_keys(ctx, step, heads, run_args):
+    """Refuse to commit a migration that left a reference pointing nowhere (foreign keys are off meanwhile)."""
+    broken = ctx.connection.exec_driver_sql('PRAGMA foreign_key_check').all()
+    if broken:
+        raise RuntimeError(f'{step}: foreign keys broken (table, rowid, parent, fk): {broken[:10]}')
 
 
 if context.is_offline_mode():

@@ -2,15 +2,61 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from collections.abc import Callable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ColumnElement, DateTime, ForeignKey, Index, Integer, Select, String, Text, false, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from network.clock import utcnow
 from network.extensions import db
+from network.labels import register_enum
+
+
+class AuditAction(StrEnum):
+    """The actions every domain may log; a domain with verbs of its own adds them with register_actions.
+
+    How the set grows: each domain defines one StrEnum of its further actions beside its models and
+    calls register_actions(ThatEnum) on import; record() refuses an action no enum registered. In the
+    database, ck_audit_entries_action lists every registered value; a domain that adds actions ships a
+    migration that replaces that CHECK with the longer list (as 0006_states did for today's domains), and
+    tests/test_labels.py fails until the running database accepts every registered action and each has
+    an "audit_action" label in German and English.
+    """
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    CONFIRM = "confirm"
+    EXPORT = "export"  # DSGVO: personal data handed out
+    ERASE = "erase"  # DSGVO: personal data erased
+
+
+_ACTIONS: list[type[StrEnum]] = []
+
+
+def register_actions(actions: type[StrEnum]) -> None:
+    """Allow actions' values in the log (a domain's own verbs)."""
+    if actions not in _ACTIONS:
+        _ACTIONS.append(actions)
+
+
+def registered_actions() -> frozenset[str]:
+    return frozenset(member.value for actions in _ACTIONS for member in actions)
+
+
+register_actions(AuditAction)
+register_enum("audit_action", AuditAction, {
+    AuditAction.CREATE: _l("angelegt"),
+    AuditAction.UPDATE: _l("geändert"),
+    AuditAction.DELETE: _l("gelöscht"),
+    AuditAction.CONFIRM: _l("bestätigt"),
+    AuditAction.EXPORT: _l("personenbezogene Daten exportiert"),
+    AuditAction.ERASE: _l("personenbezogene Daten gelöscht"),
+})
 
 
 class AuditEntry(db.Model):
@@ -27,6 +73,7 @@ class AuditEntry(db.Model):
     entity_type: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[Optional[int]] = mapped_column(Integer)
     entity_label: Mapped[str] = mapped_column(String(200), default="")
+    # One of registered_actions(); the CHECK ck_audit_entries_action comes from the migrations (see AuditAction).
     action: Mapped[str] = mapped_column(String(40))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -54,6 +101,9 @@ def record(session: Session, *, actor, entity, action: str, before: dict[str, An
            after: dict[str, Any] | None, note: str = "", entity_type: str | None = None,
            entity_label: str | None = None) -> AuditEntry:
     """Add one audit row for a change to entity (flush is the caller's); returns it."""
+    if action not in registered_actions():
+        # A typo or an unregistered domain verb: fail here, with its name, not at the CHECK on flush.
+        raise ValueError(f"unregistered audit action {action!r}; see network.audit.register_actions")
     entry = AuditEntry(
         actor_id=getattr(actor, "id", None),
         actor_label=actor_label(actor),
@@ -61,7 +111,7 @@ def record(session: Session, *, actor, entity, action: str, before: dict[str, An
         entity_id=entity.id,
         entity_label=(entity_label if entity_label is not None else str(getattr(entity, "name", "") or
                       getattr(entity, "email", "")))[:200],
-        action=action,
+        action=str(action),
         changes=diff(before, after),
         note=note,
     )

@@ -1,7 +1,9 @@
-"""Database helpers shared by all domains: SQLite set-up, raw tuple fetches for hot paths."""
+"""Database helpers shared by all domains: SQLite set-up, state columns, raw tuple fetches for hot paths."""
 from __future__ import annotations
 
-from sqlalchemy import event
+from enum import StrEnum
+
+from sqlalchemy import Enum, event
 from sqlalchemy.engine import Engine
 
 
@@ -30,6 +32,14 @@ def configure_sqlite(engine: Engine) -> None:
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError(f"unknown SQLite transaction mode {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def state_type(enum: type[StrEnum], name: str, length: int = 20) -> Enum:
+    """A column type for a state enum: the value stored as a plain string, a CHECK named ck_<table>_<name>
+    allowing exactly the enum's values (no native ENUM type, so adding a value is a CHECK swap, not a type
+    migration); loaded rows give enum members, and plain strings are accepted when writing."""
+    return Enum(enum, name=name, native_enum=False, create_constraint=True, length=length,
+                values_callable=lambda members: [member.value for member in members])
 
 
 def fetch_tuples(session, stmt) -> list[tuple]:

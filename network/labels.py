@@ -7,14 +7,25 @@ in one place. tests/test_labels.py fails when an enum value has no German and En
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 LABELS: dict[str, dict[str, Any]] = {}
+# namespace -> the enums whose values it labels; tests/test_labels.py checks each value has a label.
+ENUMS: dict[str, list[type[Enum]]] = {}
 
 
 def register(namespace: str, labels: Mapping[str, Any]) -> None:
     """Add labels (code -> lazy_gettext string) to namespace; a later registration of a code wins."""
     LABELS.setdefault(namespace, {}).update({str(code): text for code, text in labels.items()})
+
+
+def register_enum(namespace: str, enum: type[Enum], labels: Mapping[Any, Any]) -> None:
+    """Labels for the values of enum under namespace; the enum is remembered so a missing label fails a test."""
+    if enum not in ENUMS.setdefault(namespace, []):
+        ENUMS[namespace].append(enum)
+    register(namespace, {member.value if isinstance(member, Enum) else member: text
+                         for member, text in labels.items()})
 
 
 def has_label(namespace: str, code: Any) -> bool:

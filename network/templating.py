@@ -1,4 +1,4 @@
-"""Template helpers: language, number and date formatting, role names."""
+"""Template helpers: language, number and date formatting, the label registry's label() and labels()."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +6,6 @@ from datetime import datetime
 from flask import Flask
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_decimal, get_locale
-from flask_babel import gettext as _
 
 from network.labels import label, labels
 
@@ -39,13 +38,8 @@ def language_names(codes: list[str]) -> str:
     return ", ".join(names.get(code, code) for code in codes)
 
 
-def role_label(role: str) -> str:
-    return {"admin": _("Administration"), "editor": _("Regionale Redaktion"), "coach": _("Coach / Scout")}.get(role, role)
-
-
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
-        role_label=role_label,
         label=label,
         labels=labels,
         current_lang=current_lang,

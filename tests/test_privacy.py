@@ -67,7 +67,7 @@ def scene(make_partner, make_user) -> Scene:
     duplicate = make_partner(name="J. Ölmann", email=DUP_EMAIL, phone=DUP_PHONE, region="dortmund",
                              postcode="44135", city="Dortmund")
     merge_listings(db.session, partner, duplicate, actor=editor)
-    record(db.session, actor=editor, entity=partner, action="note", before=None, after=None,
+    record(db.session, actor=editor, entity=partner, action="confirm", before=None, after=None,
            note=f"Telefonat mit {NAME}: neue Nummer {PHONE}, Mail an {EMAIL.upper()}.")
     record(db.session, actor=coach, entity=coach, action="password_reset", before=None, after=None,
            entity_label=coach.email)
@@ -229,7 +229,7 @@ def test_export_contains_every_stored_field_and_what_refers_to_the_person(client
 
     audit_actions = [(e["entity_type"], e["action"]) for e in data["audit_log"]]
     assert ("partners", "update") in audit_actions and ("partners", "merge") in audit_actions
-    assert ("partners", "note") in audit_actions and ("users", "password_reset") in audit_actions
+    assert ("partners", "confirm") in audit_actions and ("users", "password_reset") in audit_actions
     assert all("Andrea" not in json.dumps(e, ensure_ascii=False) for e in data["audit_log"])
     assert {s["suggestion_type"] for s in data["suggestions"]} == {"outdated", "new_listing", "duplicate"}
 
@@ -297,8 +297,10 @@ def test_after_erasing_no_table_holds_the_persons_data(client, scene, login):
     assert len(erase_rows) == 1
     assert erase_rows[0].entity_id == partner.id and erase_rows[0].actor_id == scene.editor.id
     # The history stays (who changed what when), only the person's values are gone.
+    # In writing order: PostgreSQL returns rows unordered, and the erasure has just rewritten them.
     updates = db.session.scalars(select(AuditEntry).where(AuditEntry.entity_id == partner.id,
-                                                          AuditEntry.action == "update")).all()
+                                                          AuditEntry.action == "update")
+                                 .order_by(AuditEntry.id)).all()
     assert updates and updates[0].changes["email"] == ["[gelöscht]", "[gelöscht]"]
     coach_edit = [e for e in updates if e.actor_id == coach.id]
     assert coach_edit and coach_edit[0].actor_label == "[gelöscht]"
@@ -340,7 +342,7 @@ def test_erased_coach_cannot_log_in_any_more(app, client, scene, login):
 
 def test_names_are_matched_whole_not_inside_other_words(app_ctx, scene, make_partner):
     neighbour = make_partner(name=f"{NAME}en-Stiftung", email="stiftung@example.org", region="dortmund")
-    record(db.session, actor=scene.admin, entity=neighbour, action="note", before=None, after=None,
+    record(db.session, actor=scene.admin, entity=neighbour, action="update", before=None, after=None,
            note=f"Kontakt: {NAME}en-Stiftung, nicht {NAME}.")
     db.session.commit()
     erase_personal_data(db.session, scene.partner, actor=scene.admin)

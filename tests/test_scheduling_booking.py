@@ -31,7 +31,7 @@ from network.scheduling.booking import (
 )
 from network.scheduling.localtime import as_utc, local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import SchedulingProfile, Visit, effective_status
+from network.scheduling.models import SchedulingProfile, Visit, VisitStatus
 from network.scheduling.slots import TravelRules
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
@@ -154,14 +154,13 @@ def test_one_expiry_rule_in_python_and_in_sql(coach):
     expires = NOW + timedelta(days=7)
 
     def lapsed_in_sql(moment) -> set[int]:
-        return set(db.session.scalars(select(Visit.id).where(Visit.request_lapsed(moment))))
+        return set(db.session.scalars(select(Visit.id).where(Visit.status_at(moment) == VisitStatus.EXPIRED)))
 
     for moment, lapsed in ((expires - timedelta(seconds=1), False), (expires, True)):
         visit = fresh(held.id)
-        assert visit.request_lapsed(moment) is lapsed
-        assert effective_status(visit, moment) == ("expired" if lapsed else "requested")
+        assert visit.status_at(moment) == ("expired" if lapsed else "requested")
         assert lapsed_in_sql(moment) == ({held.id} if lapsed else set())
-        assert effective_status(fresh(booked.id), moment) == "confirmed"
+        assert fresh(booked.id).status_at(moment) == "confirmed"
 
 
 def test_settings_from_config_reads_the_scheduling_keys(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Optional
 
 from flask_login import UserMixin
@@ -11,13 +12,36 @@ from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from network.audit import register_actions
 from network.clock import utcnow
+from network.dbutil import state_type
 from network.extensions import db
 
 if TYPE_CHECKING:
     from network.directory.models import Partner, Region
 
-ROLES = ("admin", "editor", "coach")
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    COACH = "coach"
+
+
+# The roles as plain strings, in order (select boxes, click choices, membership tests).
+ROLES = tuple(member.value for member in Role)
+
+
+class AccountAction(StrEnum):
+    """Account audit actions beyond the core's (create, update)."""
+
+    ENABLE = "enable"
+    DISABLE = "disable"
+    REVOKE = "revoke"  # an API token
+    PASSWORD_RESET = "password_reset"
+    PASSWORD_LINK = "password_link"
+
+
+register_actions(AccountAction)
 
 user_regions = Table(
     "user_regions",
@@ -36,7 +60,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(300), default="")
-    role: Mapped[str] = mapped_column(String(20), default="coach")
+    role: Mapped[Role] = mapped_column(state_type(Role, "role"), default=Role.COACH)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -104,7 +128,7 @@ class User(UserMixin, db.Model):
         return self.is_active and self.role in ROLES
 
     def can_create_api_tokens(self) -> bool:
-        return self.is_active and self.role in ("admin", "editor")
+        return self.is_active and self.role in (Role.ADMIN, Role.EDITOR)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

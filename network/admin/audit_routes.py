@@ -12,12 +12,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from network.admin.blueprint import bp
-from network.admin.moderation_routes import field_labels, status_labels, type_labels
 from network.audit import audit_query, filter_choices
 from network.directory.csvio import LOCAL_TZ
 from network.extensions import db
+from network.labels import label
 
 PER_PAGE = 50
+# (entity type, audited field) -> the label namespace of its coded values.
+VALUE_LABELS = {
+    ("suggestions", "status"): "suggestion_status",
+    ("suggestions", "type"): "suggestion_type",
+    ("visits", "status"): "visit_status",
+    ("users", "role"): "role",
+    ("absences", "reason"): "absence_reason",
+}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -95,7 +103,7 @@ def parse_filters(args) -> AuditFilters:
 _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def format_change(key: str, value) -> str:
+def format_change(key: str, value, entity_type: str = "") -> str:
     """One side of a before → after pair as readable text (escaped later by Jinja like any other string)."""
     if value is None:
         return "—"
@@ -113,10 +121,8 @@ def format_change(key: str, value) -> str:
                 return format_datetime(datetime.fromisoformat(value), "dd.MM.yyyy HH:mm")
             except ValueError:
                 return value
-        if key == "status":
-            return status_labels().get(value, value)
-        if key == "type":
-            return type_labels().get(value, value)
+        if (entity_type, key) in VALUE_LABELS:
+            return label(VALUE_LABELS[entity_type, key], value)
     return str(value)
 
 
@@ -131,28 +137,6 @@ def visible_changes(changes: dict | None) -> list[tuple[str, object, object]]:
     return result
 
 
-def change_labels() -> dict[str, str]:
-    labels = field_labels()
-    labels.update({"is_archived": _("archiviert"), "is_demo": _("Demo-Eintrag"), "confirmed_at": _("zuletzt bestätigt"),
-                   "status": _("Status"), "type": _("Art des Vorschlags"), "partner_id": _("Eintrag"),
-                   "duplicate_of_id": _("mögliches Duplikat von"), "decision_note": _("Notiz"),
-                   "role": _("Rolle"), "regions": _("Regionen"), "is_enabled": _("aktiv")})
-    return labels
-
-
-def entity_labels() -> dict[str, str]:
-    return {"partners": _("Eintrag"), "organisations": _("Organisation"), "users": _("Benutzerkonto"),
-            "visits": _("Besuch"), "suggestions": _("Vorschlag"), "api_tokens": _("API-Token"), "csv_import": _("CSV-Import")}
-
-
-def action_labels() -> dict[str, str]:
-    return {"create": _("angelegt"), "update": _("geändert"), "archive": _("archiviert"),
-            "restore": _("wiederhergestellt"), "merge": _("zusammengeführt"), "confirm": _("bestätigt"),
-            "accept": _("angenommen"), "reject": _("abgelehnt"), "revoke": _("widerrufen"),
-            "password_reset": _("Passwort zurückgesetzt"), "delete": _("gelöscht"), "erase": _("gelöscht (DSGVO)"),
-            "import": _("importiert"), "cancel": _("abgesagt")}
-
-
 @bp.get("/protokoll")
 def audit_log():
     # Coaches see their own listing's history where they edit it; the network-wide list is for editors and admins.
@@ -165,7 +149,6 @@ def audit_log():
     status = 400 if filters.errors else 200
     return render_template(
         "admin/audit_log.html", page=page, filters=filters, args=args, choices=filter_choices(db.session, current_user),
-        entity_labels=entity_labels(), action_labels=action_labels(), change_labels=change_labels(),
         format_instant=lambda value: format_datetime(value, "dd.MM.yyyy HH:mm") if value else "",
         format_change=format_change, visible_changes=visible_changes,
     ), status

@@ -114,25 +114,6 @@ def merge_listing(partner_id: int):
 # --- history ---------------------------------------------------------------------------------------
 
 
-def _field_labels() -> dict[str, str]:
-    return {
-        "name": _("Name"), "kind": _("Art"), "organisation": _("Organisation"), "region": _("Region"),
-        "topics": _("Themen"), "street": _("Straße"), "postcode": _("PLZ"), "city": _("Ort"),
-        "latitude": _("Breitengrad"), "longitude": _("Längengrad"), "service_radius_km": _("Einsatzradius (km)"),
-        "email": _("E-Mail"), "phone": _("Telefon"), "website": _("Website"), "languages": _("Sprachen"),
-        "description": _("Beschreibung"), "is_person": _("Person"), "is_archived": _("Archiviert"),
-        "is_demo": _("Demo-Eintrag"), "confirmed_at": _("Zuletzt bestätigt"),
-    }
-
-
-def _action_labels() -> dict[str, str]:
-    return {
-        "create": _("angelegt"), "update": _("geändert"), "archive": _("archiviert"),
-        "restore": _("wiederhergestellt"), "merge": _("zusammengeführt"), "confirm": _("bestätigt"),
-        "erase": _("personenbezogene Daten gelöscht"), "import": _("importiert"),
-    }
-
-
 def display_value(value: Any, field: str = "") -> str:
     """An audited value as text for the history table."""
     if value is None or value == "" or value == []:
@@ -161,5 +142,4 @@ def listing_history(partner_id: int):
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     ))
     return render_template("admin/listing_history.html", partner=partner, entries=entries,
-                           field_labels=_field_labels(), action_labels=_action_labels(),
                            display_value=display_value, format_datetime=format_datetime)

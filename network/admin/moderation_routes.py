@@ -33,26 +33,6 @@ class DecisionForm(FlaskForm):
     mode = StringField(_l("Wie annehmen?"))
 
 
-def type_labels() -> dict[str, str]:
-    return {"new_listing": _("Neuer Eintrag"), "outdated": _("Veraltete Angaben"),
-            "duplicate": _("Mögliches Duplikat")}
-
-
-def status_labels() -> dict[str, str]:
-    return {"pending": _("offen"), "accepted": _("angenommen"), "rejected": _("abgelehnt")}
-
-
-def field_labels() -> dict[str, str]:
-    return {
-        "name": _("Name"), "kind": _("Art"), "organisation": _("Organisation"), "region": _("Region"),
-        "topics": _("Themen"), "street": _("Straße"), "postcode": _("Postleitzahl"), "city": _("Ort"),
-        "latitude": _("Breitengrad"), "longitude": _("Längengrad"), "email": _("E-Mail"), "phone": _("Telefon"),
-        "website": _("Website"), "message": _("Nachricht"), "reporter_email": _("E-Mail der meldenden Person"),
-        "note": _("Notiz"), "mode": _("Entscheidung"), "languages": _("Sprachen"),
-        "service_radius_km": _("Umkreis"), "description": _("Beschreibung"), "is_person": _("Person"),
-    }
-
-
 def _require_moderator() -> None:
     # Coaches maintain their own listing only; the queue is the editors' and admins' business.
     if current_user.is_coach:
@@ -71,9 +51,6 @@ def _suggestion_or_404(suggestion_id: int) -> Suggestion:
 def _display_context() -> dict:
     lang = current_language()
     return {
-        "type_labels": type_labels(),
-        "status_labels": status_labels(),
-        "field_labels": field_labels(),
         "kind_names": {k.slug: k.name(lang) for k in db.session.scalars(select(Kind))},
         "region_names": {r.slug: r.name for r in db.session.scalars(select(Region))},
         "topic_names": {t.slug: t.name(lang) for t in db.session.scalars(select(Topic))},

@@ -26,8 +26,8 @@ from network.admin.user_accounts import (
 )
 from network.directory.models import Region
 from network.extensions import db
+from network.labels import label
 from network.mail import MailError
-from network.templating import role_label
 
 
 class UserEditForm(FlaskForm):
@@ -77,7 +77,7 @@ def _require_user_admin() -> None:
 
 
 def _fill_choices(form: UserEditForm) -> None:
-    form.role.choices = [(role, role_label(role)) for role in ROLES]
+    form.role.choices = [(role, label("role", role)) for role in ROLES]
     regions = db.session.scalars(select(Region).order_by(Region.sort_order, Region.name)).all()
     form.regions.choices = [(str(region.id), region.name) for region in regions]
 
@@ -112,7 +112,7 @@ def _send_password_link(user: User) -> bool:
           "Über diesen Link setzen Sie innerhalb einer Stunde Ihr Passwort:\n\n%(link)s\n\n"
           "Danach melden Sie sich mit Ihrer E-Mail-Adresse %(email)s an: %(login)s\n\n"
           "Ist der Link abgelaufen, fordern Sie auf der Anmeldeseite über „Passwort vergessen“ einen neuen an.",
-          role=role_label(user.role), link=link, email=user.email,
+          role=label("role", user.role), link=link, email=user.email,
           login=url_for("accounts.login", _external=True)),
     )
     try:

@@ -6,6 +6,7 @@ from flask import Flask
 from network.audit import register_scope
 from network.demo import register_demo
 from network.directory import api, api_write, commands, demo, demo_accounts, maintenance, models, privacy, routes  # noqa: F401
+from network.directory import labels  # noqa: F401  (the directory words register with the core on import)
 from network.extensions import db
 
 

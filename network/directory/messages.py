@@ -4,23 +4,11 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from network.directory.params import ParamError
-
-FIELD_LABELS = {
-    "near": lambda: _("Ort oder PLZ"),
-    "lat": lambda: _("Breitengrad"),
-    "lon": lambda: _("Längengrad"),
-    "radius_km": lambda: _("Umkreis"),
-    "kind": lambda: _("Art"),
-    "topic": lambda: _("Thema"),
-    "region": lambda: _("Region"),
-    "q": lambda: _("Suchtext"),
-    "page": lambda: _("Seite"),
-    "per_page": lambda: _("Treffer pro Seite"),
-}
+from network.labels import label
 
 
 def field_label(field: str) -> str:
-    return FIELD_LABELS.get(field, lambda: field)()
+    return label("field", field)
 
 
 def param_error_message(error: ParamError) -> str:

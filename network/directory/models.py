@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from network.audit import register_actions
 from network.clock import utcnow
+from network.dbutil import state_type
 from network.extensions import db
 from network.geo.distance import geo_cell
 from network.geo.gazetteer import normalize
@@ -202,8 +205,35 @@ def partner_snapshot(partner) -> dict[str, Any]:
     return snap
 
 
-SUGGESTION_TYPES = ("new_listing", "outdated", "duplicate")
-SUGGESTION_STATES = ("pending", "accepted", "rejected")
+class DirectoryAction(StrEnum):
+    """The directory's audit actions beyond the core's (create, update, confirm, export, erase)."""
+
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    MERGE = "merge"
+    IMPORT = "import"
+    ACCEPT = "accept"  # a suggestion
+    REJECT = "reject"
+
+
+register_actions(DirectoryAction)
+
+
+class SuggestionType(StrEnum):
+    NEW_LISTING = "new_listing"
+    OUTDATED = "outdated"
+    DUPLICATE = "duplicate"
+
+
+class SuggestionStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+# The values as plain strings, in order (filters, membership tests).
+SUGGESTION_TYPES = tuple(member.value for member in SuggestionType)
+SUGGESTION_STATES = tuple(member.value for member in SuggestionStatus)
 
 
 class Suggestion(db.Model):
@@ -213,8 +243,9 @@ class Suggestion(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    suggestion_type: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    suggestion_type: Mapped[SuggestionType] = mapped_column(state_type(SuggestionType, "suggestion_type"))
+    status: Mapped[SuggestionStatus] = mapped_column(state_type(SuggestionStatus, "status"),
+                                                     default=SuggestionStatus.PENDING, index=True)
     region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
     partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
     duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),

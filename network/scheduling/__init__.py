@@ -5,6 +5,7 @@ from flask import Flask
 
 from network.demo import register_demo
 from network.scheduling import api, demo, models, privacy, routes  # noqa: F401
+from network.scheduling import labels  # noqa: F401  (the scheduling words register with the core on import)
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from network.directory.models import Kind, Partner
 from network.scheduling.booking import FEED_KEEP_DAYS, Settings, feed_visits, load_schedule
 from network.scheduling.localtime import as_utc, local_day_bounds, to_local
-from network.scheduling.models import ACTIVE_STATES, Absence, Visit, WorkingHours, effective_status
+from network.scheduling.models import ACTIVE_STATES, Absence, Visit, VisitStatus, WorkingHours
 from network.scheduling.slots import Slot, free_slots
 
 SCHEDULING_KINDS = ("innovationscoach", "technologiescout")
@@ -21,7 +21,7 @@ SUGGEST_COUNT = 12
 
 def _open_request(now: datetime):
     """SQL: a request still waiting for the coach's answer (its expiry not reached)."""
-    return (Visit.status == "requested") & ~Visit.request_lapsed(now)
+    return Visit.status_at(now) == VisitStatus.REQUESTED
 
 
 @dataclass
@@ -70,7 +70,7 @@ def calendar_rows(session: Session, partner: Partner, status: str, now: datetime
     elif status == "done":
         rows = base.where(Visit.status == "confirmed", Visit.took_place.is_not(None)).order_by(Visit.start_at.desc())
     elif status == "expired":
-        rows = base.where((Visit.status == "expired") | Visit.request_lapsed(now)).order_by(Visit.start_at.desc())
+        rows = base.where(Visit.status_at(now) == VisitStatus.EXPIRED).order_by(Visit.start_at.desc())
     else:  # declined, cancelled
         rows = base.where(Visit.status == status).order_by(Visit.start_at.desc())
     return list(session.scalars(rows.limit(500))), []
@@ -115,7 +115,7 @@ def feed_entries(session: Session, partner: Partner, now: datetime) -> list[tupl
     cutoff = now - timedelta(days=FEED_KEEP_DAYS)
     entries = []
     for visit in feed_visits(session, partner, now):
-        status = effective_status(visit, now)
+        status = visit.status_at(now)
         if status in ACTIVE_STATES or _ended_at(visit, status) >= cutoff:
             entries.append((visit, status))
     return entries

@@ -20,10 +20,10 @@ from network.directory.models import Partner
 from network.geo.geocoding import GeocodeNotFound
 from network.scheduling.booking import BookingInvalid, NotAllowed, ensure_profile
 from network.scheduling.localtime import local_day_bounds, minutes_text, parse_clock, parse_day, to_local
-from network.scheduling.models import ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
+from network.scheduling.models import AbsenceReason, ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
 
 MAX_INTERVALS_PER_DAY = 6
-ABSENCE_REASONS = ("vacation", "sick", "other")
+ABSENCE_REASONS = tuple(AbsenceReason)
 MAX_ABSENCE_DAYS = 365
 
 # weekday (0 = Monday) -> the (start, end) pairs as typed, e.g. {0: [("08:00", "12:00"), ("13:00", "17:00")]}

@@ -24,6 +24,7 @@ from network.scheduling.models import (
     Absence,
     SchedulingProfile,
     Visit,
+    VisitStatus,
     WorkingHours,
 )
 from network.scheduling.slots import Busy, Schedule, Slot, SlotRejected, TravelRules, check_visit, free_slots
@@ -105,8 +106,9 @@ def expire_requests(session: Session, partner_id: int, now: datetime) -> int:
     """Requests nobody answered in time stop holding their slot."""
     result = session.execute(
         update(Visit)
-        .where(Visit.partner_id == partner_id, Visit.request_lapsed(now))
-        .values(status="expired", sequence=Visit.sequence + 1)
+        .where(Visit.partner_id == partner_id, Visit.status == VisitStatus.REQUESTED,
+               Visit.status_at(now) == VisitStatus.EXPIRED)
+        .values(status=VisitStatus.EXPIRED, sequence=Visit.sequence + 1)
         # "fetch", not the default "evaluate": evaluating the criteria in Python compares SQLite's naive
         # expires_at of visits already in the session with the aware `now` and raises TypeError.
         .execution_options(synchronize_session="fetch")
@@ -137,7 +139,7 @@ def load_schedule(session: Session, partner: Partner, start: datetime, end: date
     if exclude_visit_id is not None:
         stmt = stmt.where(Visit.id != exclude_visit_id)
     if now is not None:
-        stmt = stmt.where(~Visit.request_lapsed(as_utc(now)))
+        stmt = stmt.where(Visit.status_at(now) != VisitStatus.EXPIRED)
     busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
                  (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
             for v in session.scalars(stmt)]

@@ -20,7 +20,7 @@ from network.scheduling.booking import (
 )
 from network.scheduling.localtime import as_utc, to_local
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import Visit, effective_status
+from network.scheduling.models import Visit
 from network.scheduling.notify import invite_data
 from network.scheduling.routes import bp
 from network.scheduling.views import (
@@ -71,7 +71,7 @@ def coach_calendar():
     view = agenda.calendar(db.session, partner, status, moment)
     return render("scheduling/coach_calendar.html", partner, visits=view.visits, awaiting=view.awaiting,
                   status=status, filters=FILTERS, open_requests=view.open_requests, has_hours=view.has_hours,
-                  absences=view.absences, effective_status=lambda v: effective_status(v, moment))
+                  absences=view.absences, effective_status=lambda v: v.status_at(moment))
 
 
 # ---------------------------------------------------------------- one visit
@@ -83,7 +83,7 @@ def _visit_page(visit: Visit, status: int = 200, **context):
     values = {"date": f"{local:%Y-%m-%d}", "time": f"{local:%H:%M}"}
     values.update(context.pop("values", {}) or {})
     return render("scheduling/coach_visit.html", visit.partner, status, visit=visit, values=values,
-                  effective=effective_status(visit, moment), started=as_utc(visit.start_at) <= moment, **context)
+                  effective=visit.status_at(moment), started=as_utc(visit.start_at) <= moment, **context)
 
 
 def _run_change(visit: Visit, action: str, change, *, form_values: dict | None = None):

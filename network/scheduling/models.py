@@ -2,19 +2,63 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from enum import StrEnum
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy import (Boolean, CheckConstraint, ColumnElement, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, and_, case, type_coerce)
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from network.audit import register_actions
+from network.clock import now as clock_now
 from network.clock import utcnow
+from network.dbutil import state_type
 from network.extensions import db
 from network.scheduling.localtime import as_utc
 
-ACTIVE_STATES = ("requested", "confirmed")
-VISIT_STATES = ("requested", "confirmed", "declined", "cancelled", "expired")
+
+class VisitStatus(StrEnum):
+    """A visit's stored state; a request past its expires_at counts as expired (Visit.status_at) before a
+    booking run writes that down."""
+
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class RequestedBy(StrEnum):
+    """Who entered a visit: a firm asked for it, or the coach booked it directly."""
+
+    FIRM = "firm"
+    COACH = "coach"
+
+
+class AbsenceReason(StrEnum):
+    VACATION = "vacation"
+    SICK = "sick"
+    OTHER = "other"
+
+
+class SchedulingAction(StrEnum):
+    """The scheduler's audit actions beyond the core's (create, update, delete, confirm)."""
+
+    REQUEST = "request"
+    BOOK = "book"
+    DECLINE = "decline"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    OUTCOME = "outcome"
+    WORKING_HOURS = "working_hours"
+    FEED_ROTATE = "feed_rotate"
+
+
+register_actions(SchedulingAction)
+
+ACTIVE_STATES = (VisitStatus.REQUESTED, VisitStatus.CONFIRMED)
 DURATIONS_MIN = (60, 90, 120)
 
 
@@ -65,7 +109,7 @@ class Absence(db.Model):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    reason: Mapped[str] = mapped_column(String(20), default="vacation")  # vacation, sick, other
+    reason: Mapped[AbsenceReason] = mapped_column(state_type(AbsenceReason, "reason"), default=AbsenceReason.VACATION)
     note: Mapped[str] = mapped_column(String(200), default="")
 
     def __repr__(self) -> str:
@@ -90,7 +134,8 @@ class Visit(db.Model):
     uid: Mapped[str] = mapped_column(String(100), unique=True, default=_new_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="requested", index=True)
+    status: Mapped[VisitStatus] = mapped_column(state_type(VisitStatus, "status"), default=VisitStatus.REQUESTED,
+                                                index=True)
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -104,7 +149,8 @@ class Visit(db.Model):
     topic_id: Mapped[Optional[int]] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text, default="")
 
-    requested_by: Mapped[str] = mapped_column(String(20), default="firm")  # firm or coach
+    requested_by: Mapped[RequestedBy] = mapped_column(state_type(RequestedBy, "requested_by"),
+                                                      default=RequestedBy.FIRM)
     manage_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     decline_reason: Mapped[str] = mapped_column(Text, default="")
@@ -121,23 +167,37 @@ class Visit(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATES
 
+    # The one place of the rule "a request past its expiry counts as expired": in Python on a loaded visit,
+    # and in SQL (visit lists, counts, the booking checks), so both always agree.
+    @hybrid_method
+    def status_at(self, moment: datetime) -> VisitStatus:
+        """The state at moment: a request whose expires_at has come counts as expired."""
+        if self.status == VisitStatus.REQUESTED and self.expires_at is not None and as_utc(self.expires_at) <= moment:
+            return VisitStatus.EXPIRED
+        return VisitStatus(self.status)
+
+    @status_at.inplace.expression
+    @classmethod
+    def _status_at_sql(cls, moment: datetime) -> ColumnElement[VisitStatus]:
+        moment = moment.astimezone(timezone.utc)  # compared as a bound parameter, stored instants are UTC
+        expired = and_(cls.status == VisitStatus.REQUESTED, cls.expires_at.is_not(None), cls.expires_at <= moment)
+        return type_coerce(case((expired, VisitStatus.EXPIRED.value), else_=cls.status), cls.status.type)
+
+    @hybrid_property
+    def effective_status(self) -> VisitStatus:
+        """The state now (network.clock.now(), the app's injectable clock); in SQL, now is bound when the
+        expression is built."""
+        return self.status_at(clock_now())
+
+    @effective_status.inplace.expression
+    @classmethod
+    def _effective_status_sql(cls) -> ColumnElement[VisitStatus]:
+        return cls.status_at(clock_now())
+
     @property
     def duration_min(self) -> int:
         return int((self.end_at - self.start_at).total_seconds() // 60)
 
-    @hybrid_method
-    def request_lapsed(self, now: datetime) -> bool:
-        """A request past its expiry: it counts as expired even before expire_requests writes that down."""
-        return self.status == "requested" and self.expires_at is not None and as_utc(self.expires_at) <= now
-
-    @request_lapsed.expression
-    def request_lapsed(cls, now: datetime):
-        return (cls.status == "requested") & cls.expires_at.is_not(None) & (cls.expires_at <= now)
-
     def __repr__(self) -> str:
         return f"<Visit {self.id} {self.status} {self.start_at}>"
 
-
-def effective_status(visit: Visit, now: datetime) -> str:
-    """The state a visit has at now: an unanswered request past its expiry is expired, written down or not."""
-    return "expired" if visit.request_lapsed(now) else visit.status

@@ -11,19 +11,19 @@ from datetime import timedelta
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
 from network.errors import json_error
 from network.extensions import csrf, db
 from network.i18n import current_language
+from network.labels import label
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, BookingInvalid, NotAllowed
 from network.scheduling.ical import message_for
 from network.scheduling.localtime import LocalTimeError, parse_instant, to_local
 from network.scheduling.locking import booking_transaction
-from network.scheduling.models import ACTIVE_STATES, Visit, effective_status
+from network.scheduling.models import ACTIVE_STATES, Visit
 from network.scheduling.notify import invite_data
 from network.scheduling.routes import bp
 from network.scheduling.views import (
@@ -43,15 +43,6 @@ from network.scheduling.views import (
     visit_request_limit,
 )
 
-STATUS_LABELS = {
-    "requested": _l("Angefragt – wartet auf die Bestätigung"),
-    "confirmed": _l("Bestätigt"),
-    "declined": _l("Abgelehnt"),
-    "cancelled": _l("Abgesagt"),
-    "expired": _l("Abgelaufen – die Anfrage wurde nicht rechtzeitig bestätigt"),
-}
-
-
 def _visit_or_404(token: str) -> Visit:
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:
@@ -66,7 +57,7 @@ def _manage_page(token: str, visit: Visit, *, status: int = 200, errors: dict[st
         first_day = max(parse_iso_day(request.args.get("from"), first_allowed), first_allowed)
     except ValueError:
         first_day = first_allowed
-    shown = effective_status(visit, now())
+    shown = visit.status_at(now())
     days: list[dict] = []
     if shown in ACTIVE_STATES:
         if conflict is not None:
@@ -76,7 +67,7 @@ def _manage_page(token: str, visit: Visit, *, status: int = 200, errors: dict[st
             days = group_by_day(slot_window(visit.partner, first_day, visit.duration_min, place))
     page = render_template(
         "scheduling/manage.html", visit=visit, token=token, shown_status=shown,
-        status_label=STATUS_LABELS.get(shown, shown), is_active=shown in ACTIVE_STATES, days=days,
+        status_label=label("visit_status_firm", shown), is_active=shown in ACTIVE_STATES, days=days,
         conflict=conflict, errors=errors or {}, first_day=first_day,
         prev_day=(first_day - timedelta(days=7)) if first_day > first_allowed else None,
         next_day=first_day + timedelta(days=7), start_label=time_label(visit.start_at),

@@ -44,14 +44,6 @@ PAGE_DAYS = 14  # the firm's request and manage pages show two weeks of free slo
 
 WEEKDAY_NAMES = (_l("Montag"), _l("Dienstag"), _l("Mittwoch"), _l("Donnerstag"), _l("Freitag"), _l("Samstag"),
                  _l("Sonntag"))
-STATUS_LABELS = {
-    "requested": _l("angefragt"),
-    "confirmed": _l("bestätigt"),
-    "declined": _l("abgelehnt"),
-    "cancelled": _l("abgesagt"),
-    "expired": _l("abgelaufen"),
-}
-REASON_LABELS = {"vacation": _l("Urlaub"), "sick": _l("Krankheit"), "other": _l("Sonstiges")}
 # Service error keys -> the names of the coach's form fields.
 FIELD_NAMES = {
     "firm.name": "firm_name",
@@ -367,7 +359,7 @@ def render(template: str, partner: Partner | None, http_status: int = 200, **con
     response = make_response(render_template(
         template, partner=partner, kurl=lambda endpoint, **v: kurl(partner, endpoint, **v),
         fmt_local=fmt_local, fmt_range=fmt_range, fmt_day=fmt_day, slot_value=slot_value,
-        status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, weekday_names=WEEKDAY_NAMES,
+        weekday_names=WEEKDAY_NAMES,
         durations=DURATIONS_MIN, now=now(), **context), http_status)
     response.headers["Cache-Control"] = "private, no-store"
     return response
