@@ -5,10 +5,11 @@ import uuid
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from network.clock import utcnow
+from network.dbutil import UTCDateTime
 from network.extensions import db
 
 ACTIVE_STATES = ("requested", "confirmed")
@@ -89,8 +90,8 @@ class Visit(db.Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="requested", index=True)
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     firm_name: Mapped[str] = mapped_column(String(200), default="")
     firm_address: Mapped[str] = mapped_column(String(300), default="")
@@ -104,13 +105,13 @@ class Visit(db.Model):
 
     requested_by: Mapped[str] = mapped_column(String(20), default="firm")  # firm or coach
     manage_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str] = mapped_column(Text, default="")
-    cancelled_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     took_place: Mapped[Optional[bool]] = mapped_column(Boolean)
     outcome_notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     partner = relationship("Partner")
     topic = relationship("Topic")
