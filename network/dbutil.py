@@ -7,6 +7,8 @@ from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
+from network.clock import require_aware
+
 
 class UTCDateTime(TypeDecorator):
     """An instant: DateTime(timezone=True) that takes aware datetimes and always gives back aware UTC ones.
@@ -26,9 +28,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"UTCDateTime needs a datetime, not {type(value).__name__}")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} for a UTC column: attach a zone first")
-        return value.astimezone(timezone.utc)
+        return require_aware(value).astimezone(timezone.utc)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

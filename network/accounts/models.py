@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from network.clock import utcnow
+from network import clock
 from network.dbutil import UTCDateTime
 from network.extensions import db
 
@@ -40,7 +40,7 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default="coach")
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     partner: Mapped[Optional["Partner"]] = relationship(foreign_keys=[partner_id])
@@ -126,7 +126,7 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

@@ -16,11 +16,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
+from network import clock
 from network.accounts.models import User
 from network.admin.blueprint import bp
 from network.directory.freshness import is_stale, stale_clause
 from network.audit import AuditEntry
-from network.clock import utcnow
 from network.directory.csvio import COLUMNS, export_partners, partner_values
 from network.directory.listings import (
     COACH_FIELDS,
@@ -242,7 +242,7 @@ def _render_form(partner: Partner | None, values: dict[str, str], errors: dict[s
     editable = set(_allowed_fields())
     selected_topics = {slug for slug in values.get("topics", "").split("|") if slug}
     organisations = list(db.session.scalars(select(Organisation.name).order_by(Organisation.name)))
-    now = utcnow()
+    now = clock.now()
     context = dict(
         partner=partner,
         values=values,
@@ -269,7 +269,7 @@ def listings():
             abort(403)
         return redirect(url_for("admin.edit_listing", partner_id=current_user.partner_id))
     _require_maintainer()
-    now = utcnow()
+    now = clock.now()
     flt = ListingFilter.from_args(request.args)
     stmt = listing_query(flt, current_user, now)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
@@ -292,10 +292,10 @@ def listings():
 @bp.get("/eintraege.csv")
 def export_listings_csv():
     _require_maintainer()
-    stmt = listing_query(ListingFilter.from_args(request.args), current_user, utcnow())
+    stmt = listing_query(ListingFilter.from_args(request.args), current_user, clock.now())
     buffer = io.BytesIO()
     export_partners(db.session, buffer, stmt)
-    filename = f"eintraege-{utcnow().date().isoformat()}.csv"
+    filename = f"eintraege-{clock.now().date().isoformat()}.csv"
     response = current_app.response_class(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -307,7 +307,7 @@ def export_listings_geojson():
     _require_maintainer()
     # The public API's feature shape, so scripts can read both the same way.
     lang = current_language()
-    stmt = listing_query(ListingFilter.from_args(request.args), current_user, utcnow())
+    stmt = listing_query(ListingFilter.from_args(request.args), current_user, clock.now())
     features = []
     for partner in db.session.scalars(_with_relations(stmt)):
         feature = partner_feature(Hit(partner, None, None), lang)
@@ -319,7 +319,7 @@ def export_listings_geojson():
         features.append(feature)
     response = jsonify({"type": "FeatureCollection", "features": features, "total": len(features)})
     response.mimetype = "application/geo+json"
-    filename = f"eintraege-{utcnow().date().isoformat()}.geojson"
+    filename = f"eintraege-{clock.now().date().isoformat()}.geojson"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

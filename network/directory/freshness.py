@@ -8,8 +8,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.accounts.models import User
-from network.clock import utcnow
 from network.directory.csvio import LOCAL_TZ
 from network.directory.listings import confirm_listing
 from network.directory.models import Partner
@@ -32,7 +32,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def stale_since(now: datetime | None = None) -> datetime:
     """Listings confirmed before this instant are stale."""
-    return (now or utcnow()) - STALE_AFTER
+    return (now or clock.now()) - STALE_AFTER
 
 
 def is_stale(partner: Partner, now: datetime | None = None) -> bool:
@@ -94,7 +94,7 @@ def partner_from_confirm_token(session: Session, token: str, secret_key: str,
 def confirm_by_token(session: Session, token: str, secret_key: str, now: datetime | None = None) -> Partner:
     """Confirm the listing of a valid link (audited as 'System', note 'per Bestätigungslink'); flushes."""
     partner = partner_from_confirm_token(session, token, secret_key)
-    confirm_listing(session, partner, actor=None, now=now or utcnow(), note=CONFIRM_NOTE)
+    confirm_listing(session, partner, actor=None, now=now or clock.now(), note=CONFIRM_NOTE)
     return partner
 
 
@@ -120,7 +120,7 @@ def reminder_recipient(session: Session, partner: Partner) -> str | None:
 
 def due_for_reminder(session: Session, now: datetime | None = None, *, include_demo: bool = False) -> list[Reminder]:
     """Stale, not archived listings not reminded within REMIND_INTERVAL, ordered by id."""
-    now = now or utcnow()
+    now = now or clock.now()
     stmt = select(Partner).where(
         Partner.is_archived.is_(False),
         stale_clause(now),
@@ -162,5 +162,5 @@ def reminder_text(partner: Partner, link: str, login_link: str, report_link: str
 
 
 def mark_reminded(session: Session, partner: Partner, now: datetime | None = None) -> None:
-    partner.reminded_at = now or utcnow()
+    partner.reminded_at = now or clock.now()
     session.flush()

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from network.clock import utcnow
+from network import clock
 from network.dbutil import UTCDateTime
 from network.extensions import db
 from network.geo.distance import geo_cell
@@ -85,8 +85,8 @@ class Organisation(db.Model):
     org_type: Mapped[str] = mapped_column(String(40), default="agency")
     website: Mapped[Optional[str]] = mapped_column(String(300))
     city: Mapped[Optional[str]] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     partners: Mapped[list["Partner"]] = relationship(back_populates="organisation")
 
@@ -137,9 +137,9 @@ class Partner(db.Model):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     # Not indexed on its own: SQLite would pick a boolean index over the geo index and scan every row.
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, default=clock.now)
     reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Set when this listing was merged into another; the listing is archived then.
     # Indexed: without it every deleted partner scans the table for rows pointing at it.
@@ -213,7 +213,7 @@ class Suggestion(db.Model):
     __tablename__ = "suggestions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     suggestion_type: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)

@@ -8,7 +8,7 @@ from typing import Optional
 from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from network.clock import utcnow
+from network import clock
 from network.dbutil import UTCDateTime
 from network.extensions import db
 
@@ -110,8 +110,8 @@ class Visit(db.Model):
     cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     took_place: Mapped[Optional[bool]] = mapped_column(Boolean)
     outcome_notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     partner = relationship("Partner")
     topic = relationship("Topic")
