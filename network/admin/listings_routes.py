@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from difflib import SequenceMatcher
 from math import ceil
 from typing import Any
@@ -50,11 +50,6 @@ MERGE_CANDIDATE_LIMIT = 8
 
 
 # --- rules without the request ---------------------------------------------------------------------
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they are UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -314,7 +309,7 @@ def export_listings_geojson():
         # Extra to the public shape: the export may include archived listings and is about freshness.
         feature["properties"]["is_archived"] = partner.is_archived
         feature["properties"]["confirmed_at"] = (
-            _aware(partner.confirmed_at).isoformat() if partner.confirmed_at is not None else None
+            partner.confirmed_at.isoformat() if partner.confirmed_at is not None else None
         )
         features.append(feature)
     response = jsonify({"type": "FeatureCollection", "features": features, "total": len(features)})
@@ -509,9 +504,10 @@ def display_value(value: Any, field: str = "") -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     if field.endswith("_at") and isinstance(value, str):
-        # Snapshots store instants as ISO text; show them in the reader's time zone.
+        # Snapshots store instants as ISO text; show them in the reader's time zone. Older snapshots
+        # written on SQLite carry no offset: format_datetime takes those as UTC, which they are.
         try:
-            return format_datetime(_aware(datetime.fromisoformat(value)))
+            return format_datetime(datetime.fromisoformat(value))
         except ValueError:
             return value
     return str(value)

@@ -662,10 +662,7 @@ def _cells(partner: Partner, decimal_comma: bool) -> list[str]:
 
     confirmed = ""
     if partner.confirmed_at is not None:
-        moment = partner.confirmed_at
-        if moment.tzinfo is None:  # SQLite returns naive UTC
-            moment = moment.replace(tzinfo=timezone.utc)
-        confirmed = moment.astimezone(LOCAL_TZ).date().isoformat()
+        confirmed = partner.confirmed_at.astimezone(LOCAL_TZ).date().isoformat()
     return [
         partner.name,
         partner.kind.slug,
