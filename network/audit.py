@@ -8,10 +8,11 @@ from typing import Any, Optional
 from collections.abc import Callable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ColumnElement, DateTime, ForeignKey, Index, Integer, Select, String, Text, false, or_, select, true
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, Select, String, Text, false, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from network.clock import utcnow
+from network import clock
+from network.dbutil import UTCDateTime
 from network.extensions import db
 from network.labels import register_enum
 
@@ -66,7 +67,7 @@ class AuditEntry(db.Model):
     __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # Kept beside actor_id so the log stays readable after a user is deleted.
     actor_label: Mapped[str] = mapped_column(String(200), default="")

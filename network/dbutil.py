@@ -1,10 +1,42 @@
-"""Database helpers shared by all domains: SQLite set-up, state columns, raw tuple fetches for hot paths."""
+"""Database helpers shared by all domains: the UTC instant column type, state columns, SQLite set-up, raw tuple fetches."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import Enum, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, Enum, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.types import TypeDecorator
+
+from network.clock import require_aware
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant: DateTime(timezone=True) that takes aware datetimes and always gives back aware UTC ones.
+
+    Naive values are refused on write: nothing in the code base means a naive datetime as an
+    instant (the clock, the parsers and the Berlin conversions all return aware values), so
+    one is a bug that would silently store the wrong hour. SQLite keeps no zone, so values are
+    stored as UTC and UTC is attached on read; PostgreSQL answers in the session's TimeZone,
+    which is converted to UTC. The schema is that of DateTime(timezone=True): no migration.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"UTCDateTime needs a datetime, not {type(value).__name__}")
+        return require_aware(value).astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC (process_bind_param), handed back without zone
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 def configure_sqlite(engine: Engine) -> None:

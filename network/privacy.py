@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import JSON, String, Text, select
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.audit import AuditEntry
-from network.clock import utcnow
 from network.extensions import db
 
 ERASED = "[gelöscht]"
@@ -57,7 +57,7 @@ class ErasureTarget:
     needles: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)  # national significant digits, e.g. "2317654321"
     merged: list[Any] = field(default_factory=list)  # duplicates merged into the listing: the same person
-    now: datetime = field(default_factory=utcnow)
+    now: datetime = field(default_factory=clock.now)
 
     @property
     def partners(self) -> list[Any]:

@@ -89,8 +89,7 @@ def snapshot() -> list[tuple]:
         confirmed = None
         if p.confirmed_at is not None:
             # The CSV carries the calendar day in Berlin, not the time of day.
-            moment = p.confirmed_at if p.confirmed_at.tzinfo else p.confirmed_at.replace(tzinfo=UTC)
-            confirmed = moment.astimezone(BERLIN)
+            confirmed = p.confirmed_at.astimezone(BERLIN)
         out.append((
             p.name, p.kind.slug, p.organisation.name if p.organisation else "", p.region.slug,
             tuple(sorted(t.slug for t in p.topics)), p.street, p.postcode, p.city, p.latitude, p.longitude,
@@ -361,8 +360,8 @@ def test_website_other_schemes_are_refused(taxonomy, geocoder, website):
 
 def test_confirmed_at_accepts_german_dates_as_berlin_days(taxonomy, geocoder):
     run_import(csv_bytes([row(confirmed_at="01.03.2026")]), geocoder)
-    confirmed = db.session.scalar(select(Partner.confirmed_at)).replace(tzinfo=None)
-    assert confirmed == datetime(2026, 2, 28, 23, 0)  # midnight in Berlin (CET) in UTC
+    confirmed = db.session.scalar(select(Partner.confirmed_at))
+    assert confirmed == datetime(2026, 2, 28, 23, 0, tzinfo=UTC)  # midnight in Berlin (CET) in UTC
 
 
 # --- geocoding ------------------------------------------------------------------------------------

@@ -33,11 +33,6 @@ NRW_BOX = (50.32, 52.53, 5.86, 9.46)  # min lat, max lat, min lon, max lon
 SCHWELM = (51.2857, 7.2930)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC, PostgreSQL aware instants.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @pytest.fixture()
 def seeded(app_ctx) -> int:
     created = seed_demo(db.session, now=NOW)
@@ -88,7 +83,7 @@ def test_listing_fields_are_plausible(seeded):
 
 
 def test_confirmations_spread_over_eighteen_months_some_stale(seeded):
-    ages = [NOW - _aware(p.confirmed_at) for p in _partners()]
+    ages = [NOW - p.confirmed_at for p in _partners()]
     assert all(timedelta(0) <= age <= timedelta(days=548) for age in ages)
     stale = [age for age in ages if age > timedelta(days=365)]
     assert 0.1 * len(ages) <= len(stale) <= 0.4 * len(ages)
@@ -160,12 +155,12 @@ def test_seed_demo_reuses_an_existing_organisation(taxonomy):
 
 
 def test_seed_is_deterministic(seeded):
-    first = [(p.name, p.latitude, p.longitude, [t.slug for t in p.topics], _aware(p.confirmed_at))
+    first = [(p.name, p.latitude, p.longitude, [t.slug for t in p.topics], p.confirmed_at)
              for p in _partners()]
     db.session.query(Partner).delete()
     db.session.commit()
     seed_demo(db.session, now=NOW)
     db.session.commit()
-    second = [(p.name, p.latitude, p.longitude, [t.slug for t in p.topics], _aware(p.confirmed_at))
+    second = [(p.name, p.latitude, p.longitude, [t.slug for t in p.topics], p.confirmed_at)
               for p in _partners()]
     assert first == second

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -191,8 +191,6 @@ def test_reminder_is_sent_again_after_thirty_days(mail_app, mails, make_partner)
     assert result.exit_code == 0, result.output
     assert [rcpts for rcpts, _ in mails] == [["wieder@example.org"]]
     reminded = db.session.get(Partner, partner.id).reminded_at
-    if reminded.tzinfo is None:  # SQLite hands back naive UTC
-        reminded = reminded.replace(tzinfo=UTC)
     assert reminded > now - timedelta(minutes=5)
 
 

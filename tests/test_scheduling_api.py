@@ -45,10 +45,6 @@ def stored(visit_id: int) -> Visit:
     return db.session.get(Visit, visit_id)
 
 
-def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 # --- GET /api/partners/<id>/slots -----------------------------------------------------------------
 
 
@@ -153,7 +149,7 @@ def test_request_answers_201_with_absolute_private_urls(client, coach, smtp):
     assert response.headers["Location"] == data["manage_url"]
     assert data["mail_sent"] is True and len(smtp.messages) == 2
     visit = stored(data["id"])
-    assert utc(visit.start_at) == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert visit.start_at == datetime(2026, 12, 1, 9, tzinfo=UTC)
     assert client.get(path_of(data["manage_url"])).status_code == 200
 
 
@@ -237,21 +233,21 @@ def test_ambiguous_local_time_is_the_first_occurrence_and_both_hours_can_be_book
     first = client.post("/api/visits", json=body(partner.id, start="2026-10-25T02:30"))
     assert first.status_code == 201, first.get_json()
     assert first.get_json()["start"] == "2026-10-25T02:30:00+02:00"
-    assert utc(stored(first.get_json()["id"]).start_at) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert stored(first.get_json()["id"]).start_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     # The repeated hour is reachable with an explicit offset; same firm, so back-to-back fits.
     second = client.post("/api/visits", json=body(partner.id, start="2026-10-25T02:30:00+01:00",
                                                   firm={"name": "Zweite Schicht GmbH"}))
     assert second.status_code == 201, second.get_json()
     assert second.get_json()["start"] == "2026-10-25T02:30:00+01:00"
-    assert utc(stored(second.get_json()["id"]).start_at) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert stored(second.get_json()["id"]).start_at == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
     for data in (first.get_json(), second.get_json()):
         cal, vcal = parse_ics(client.get(path_of(data["ics_url"])).data)
         event = components(cal, "VEVENT")[0]
         visit = stored(data["id"])
-        assert utc(event["dtstart"].dt) == utc(visit.start_at)
-        assert utc(event["dtend"].dt) == utc(visit.end_at)
-        assert utc(vcal.vevent.dtstart.value) == utc(visit.start_at)
-        assert utc(vcal.vevent.dtend.value) == utc(visit.end_at)
+        assert event["dtstart"].dt == visit.start_at
+        assert event["dtend"].dt == visit.end_at
+        assert vcal.vevent.dtstart.value == visit.start_at
+        assert vcal.vevent.dtend.value == visit.end_at
 
 
 # --- the private URLs ------------------------------------------------------------------------------
@@ -269,9 +265,9 @@ def test_ics_url_serves_the_current_invite_and_parses_in_two_parsers(client, coa
     event = components(cal, "VEVENT")[0]
     assert len(components(cal, "VEVENT")) == 1 and len(components(cal, "VALARM")) == 1
     assert str(event["uid"]) == visit.uid and int(event["sequence"]) == visit.sequence
-    assert utc(event["dtstart"].dt) == utc(visit.start_at) == datetime(2026, 12, 1, 9, tzinfo=UTC)
-    assert utc(vcal.vevent.dtstart.value) == utc(visit.start_at)
-    assert utc(vcal.vevent.dtend.value) == utc(visit.end_at)
+    assert event["dtstart"].dt == visit.start_at == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert vcal.vevent.dtstart.value == visit.start_at
+    assert vcal.vevent.dtend.value == visit.end_at
     assert str(event["location"]) == FIRM_ADDRESS
     assert 'Müller; Söhne, "GmbH"\nBEGIN:VALARM' in vcal.vevent.summary.value
 
@@ -306,12 +302,12 @@ def test_reschedule_by_json(client, coach, smtp):
     moved = client.post(manage + "/reschedule", json={"start": "2026-12-03T13:00"})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["start"] == "2026-12-03T13:00:00+01:00"
-    assert utc(stored(data["id"]).start_at) == datetime(2026, 12, 3, 12, tzinfo=UTC)
+    assert stored(data["id"]).start_at == datetime(2026, 12, 3, 12, tzinfo=UTC)
     assert stored(data["id"]).sequence == 1
     assert len(smtp.messages) == 2
     cal, vcal = parse_ics(client.get(path_of(data["ics_url"])).data)
     assert int(components(cal, "VEVENT")[0]["sequence"]) == 1
-    assert utc(vcal.vevent.dtstart.value) == datetime(2026, 12, 3, 12, tzinfo=UTC)
+    assert vcal.vevent.dtstart.value == datetime(2026, 12, 3, 12, tzinfo=UTC)
 
     taken = client.post(manage + "/reschedule", json={"start": "2026-12-02T10:30"})
     assert taken.status_code == 409
@@ -319,8 +315,8 @@ def test_reschedule_by_json(client, coach, smtp):
     bad = client.post(manage + "/reschedule", json={"start": "2026-03-29T02:30"})
     assert bad.status_code == 400 and "gibt es in Deutschland nicht" in bad.get_json()["error"]
     assert client.post(manage + "/reschedule", json={"beginn": "x"}).status_code == 400
-    assert utc(stored(data["id"]).start_at) == datetime(2026, 12, 3, 12, tzinfo=UTC)
-    assert utc(stored(other["id"]).start_at) == datetime(2026, 12, 2, 9, tzinfo=UTC)
+    assert stored(data["id"]).start_at == datetime(2026, 12, 3, 12, tzinfo=UTC)
+    assert stored(other["id"]).start_at == datetime(2026, 12, 2, 9, tzinfo=UTC)
 
 
 def test_a_token_never_acts_on_another_visit(client, coach, make_coach):
@@ -330,7 +326,7 @@ def test_a_token_never_acts_on_another_visit(client, coach, make_coach):
     assert client.post(path_of(a["manage_url"]) + "/cancel", json={}).get_json()["id"] == a["id"]
     assert stored(b["id"]).status == "requested"
     assert client.post(path_of(a["manage_url"]) + "/reschedule", json={"start": "2026-12-02T10:00"}).status_code == 409
-    assert utc(stored(b["id"]).start_at) == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert stored(b["id"]).start_at == datetime(2026, 12, 1, 9, tzinfo=UTC)
     for path in ("/termin/unbekannt/cancel", "/termin/unbekannt/reschedule"):
         response = client.post(path, json={"start": "2026-12-02T10:00"})
         assert response.status_code == 404 and response.get_json()["field"] == "token"

@@ -29,7 +29,7 @@ from network.scheduling.booking import (
     settings_from_config,
     visit_by_manage_token,
 )
-from network.scheduling.localtime import as_utc, local_to_utc, to_local
+from network.scheduling.localtime import local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import SchedulingProfile, Visit, VisitStatus
 from network.scheduling.slots import TravelRules
@@ -91,7 +91,7 @@ def test_request_creates_a_requested_visit_that_holds_its_slot(coach):
     visit, token = request(partner, at(WED, 10))
     visit = fresh(visit.id)
     assert visit.status == "requested" and visit.sequence == 0
-    assert as_utc(visit.expires_at) == NOW + timedelta(days=7)
+    assert visit.expires_at == NOW + timedelta(days=7)
     assert visit_by_manage_token(db.session, token).id == visit.id
     assert visit_by_manage_token(db.session, token + "x") is None
     assert visit.manage_token_hash != token and len(token) >= 40
@@ -135,7 +135,7 @@ def test_requests_hold_until_they_expire(coach):
     day = WED + timedelta(days=14)
     held, _ = request(partner, at(day, 10))
     expires = NOW + timedelta(days=7)
-    assert as_utc(fresh(held.id).expires_at) == expires
+    assert fresh(held.id).expires_at == expires
     assert at(day, 10) not in offered(partner, day, now=expires - timedelta(minutes=1))
     with pytest.raises(BookingConflict):
         request(partner, at(day, 10), now=expires - timedelta(minutes=1), name="Zu früh GmbH")
@@ -282,7 +282,7 @@ def test_firm_reschedule_of_a_confirmed_visit_makes_it_requested_again(coach):
         reschedule_visit(db.session, fresh(visit.id), at(WED, 15), later, SETTINGS, by_firm=True)
     visit = fresh(visit.id)
     assert visit.status == "requested" and visit.sequence == 2
-    assert as_utc(visit.expires_at) == later + timedelta(days=7)
+    assert visit.expires_at == later + timedelta(days=7)
     # A firm must stay within the offer rules (working hours); the coach need not.
     with pytest.raises(BookingConflict) as info:
         with booking_transaction(db.session, partner.id):
@@ -459,7 +459,7 @@ def test_dst_day_requests_store_the_right_instants(make_coach):
         assert slots[0] == datetime(day.year, day.month, day.day, utc_hour, tzinfo=UTC)
         visit, _ = request(partner, slots[0], now=now, place=SCHWELM)
         stored = fresh(visit.id)
-        assert as_utc(stored.start_at) == slots[0]
+        assert stored.start_at == slots[0]
         assert to_local(stored.start_at).strftime("%H:%M") == "09:00"
 
 

@@ -19,7 +19,7 @@ from network.scheduling.booking import (
     request_visit,
     settings_from_config,
 )
-from network.scheduling.localtime import BERLIN, as_utc, local_to_utc
+from network.scheduling.localtime import BERLIN, local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.slots import SlotRejected, check_visit
@@ -276,13 +276,13 @@ def test_reschedule_moves_and_raises_sequence(client, people, cfg, login):
     response = post(client, f"/kalender/termine/{visit.id}/verschieben", {"date": "2026-12-03", "time": "14:30"})
     assert response.status_code == 302
     visit = fresh(visit)
-    assert as_utc(visit.start_at) == datetime(2026, 12, 3, 13, 30, tzinfo=UTC)
-    assert as_utc(visit.end_at) == datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+    assert visit.start_at == datetime(2026, 12, 3, 13, 30, tzinfo=UTC)
+    assert visit.end_at == datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
     assert visit.sequence == 1 and visit.status == "confirmed"
     # German date input (where the browser shows a text field) works too.
     assert post(client, f"/kalender/termine/{visit.id}/verschieben",
                 {"date": "04.12.2026", "time": "9.00"}).status_code == 302
-    assert as_utc(fresh(visit).start_at) == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    assert fresh(visit).start_at == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("day", ["2026-03-29", "2027-03-28"])
@@ -293,7 +293,7 @@ def test_reschedule_to_a_time_that_does_not_exist_is_refused(client, people, cfg
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "gibt es in Deutschland nicht" in html and "Sommerzeit" in html
-    assert as_utc(fresh(visit).start_at) == berlin(2026, 12, 2, 10)
+    assert fresh(visit).start_at == berlin(2026, 12, 2, 10)
 
 
 def test_reschedule_to_the_ambiguous_autumn_hour_takes_the_first_occurrence(client, people, cfg, login, set_clock):
@@ -303,7 +303,7 @@ def test_reschedule_to_the_ambiguous_autumn_hour_takes_the_first_occurrence(clie
     login(people["coach_a"])
     response = post(client, f"/kalender/termine/{visit.id}/verschieben", {"date": "2026-10-25", "time": "02:30"})
     assert response.status_code == 302
-    assert as_utc(fresh(visit).start_at) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 +02:00
+    assert fresh(visit).start_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 +02:00
 
 
 def test_reschedule_into_another_visit_is_a_409_with_the_next_free_slots(client, people, cfg, login):
@@ -317,12 +317,12 @@ def test_reschedule_into_another_visit_is_a_409_with_the_next_free_slots(client,
     assert "überschneidet sich" in html
     offered = re.findall(r'name="slot" value="([^"]+)"', html)
     assert offered and all(value >= "2026-12-03T" for value in offered)
-    assert as_utc(fresh(visit).start_at) == berlin(2026, 12, 2, 10)
+    assert fresh(visit).start_at == berlin(2026, 12, 2, 10)
     assert fresh(blocker).status == "confirmed"
     # One click on an offered slot moves the visit there.
     chosen = post(client, f"/kalender/termine/{visit.id}/verschieben", {"slot": offered[0]})
     assert chosen.status_code == 302
-    assert as_utc(fresh(visit).start_at) == local_to_utc(datetime.fromisoformat(offered[0]))
+    assert fresh(visit).start_at == local_to_utc(datetime.fromisoformat(offered[0]))
 
 
 def test_reschedule_that_leaves_no_travel_time_is_a_409(client, people, cfg, login):
@@ -334,7 +334,7 @@ def test_reschedule_that_leaves_no_travel_time_is_a_409(client, people, cfg, log
     response = post(client, f"/kalender/termine/{far.id}/verschieben", {"date": "2026-12-03", "time": "11:00"})
     assert response.status_code == 409
     assert "Fahrzeit" in response.get_data(as_text=True)
-    assert as_utc(fresh(far).start_at) == berlin(2026, 12, 4, 13)
+    assert fresh(far).start_at == berlin(2026, 12, 4, 13)
 
 
 def test_reschedule_validation_names_the_field(client, people, cfg, login):
@@ -353,7 +353,7 @@ def test_cancel_active_visits_only(client, people, cfg, login):
     login(people["coach_a"])
     assert post(client, f"/kalender/termine/{visit.id}/absagen").status_code == 302
     visit = fresh(visit)
-    assert visit.status == "cancelled" and visit.sequence == 1 and as_utc(visit.cancelled_at) == NOW
+    assert visit.status == "cancelled" and visit.sequence == 1 and visit.cancelled_at == NOW
     again = post(client, f"/kalender/termine/{visit.id}/absagen")
     assert again.status_code == 409 and fresh(visit).sequence == 1
     # A request can be cancelled too (the firm gets a CANCEL); the slot is free again.
@@ -429,7 +429,7 @@ def test_book_directly(client, people, login):
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     visit = db.session.scalar(select(Visit))
     assert visit.status == "confirmed" and visit.requested_by == "coach"
-    assert as_utc(visit.start_at) == berlin(2026, 12, 2, 10) and visit.duration_min == 90
+    assert visit.start_at == berlin(2026, 12, 2, 10) and visit.duration_min == 90
     assert visit.firm_lat == pytest.approx(51.2985, abs=0.01)  # geocoded by postcode (Ennepetal)
     assert visit.topic.slug == "it-sicherheit" and visit.contact_email == "a.wolff@voerder.example.org"
     assert response.headers["Location"].endswith(f"/kalender/termine/{visit.id}")
@@ -636,7 +636,7 @@ def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg
         assert visits, partner.name
         for visit in visits:
             assert visit.contact_email.endswith(".example.org")
-            start, end = as_utc(visit.start_at), as_utc(visit.end_at)
+            start, end = visit.start_at, visit.end_at
             schedule = load_schedule(db.session, partner, start, end, exclude_visit_id=visit.id)
             try:
                 check_visit(schedule, start, end, start - timedelta(days=3), (visit.firm_lat, visit.firm_lon),
@@ -644,16 +644,13 @@ def test_demo_schedule_is_alive_follows_the_rules_and_is_idempotent(app_ctx, cfg
             except SlotRejected as exc:  # pragma: no cover - the message says which rule broke
                 pytest.fail(f"{partner.name} {visit.firm_name} {start}: {exc.code}")
     # Deterministic: the same `now` gives the same calendar.
-    def calendar():
-        visits = db.session.scalars(select(Visit))
-        return sorted((v.partner.name, as_utc(v.start_at), v.firm_name, v.status) for v in visits)
-
-    first = calendar()
+    first = sorted((v.partner.name, v.start_at, v.firm_name, v.status) for v in db.session.scalars(select(Visit)))
     db.session.execute(Visit.__table__.delete())
     db.session.commit()
     seed_demo_schedule(db.session, NOW)
     db.session.commit()
-    assert calendar() == first
+    again = sorted((v.partner.name, v.start_at, v.firm_name, v.status) for v in db.session.scalars(select(Visit)))
+    assert again == first
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from network.scheduling.booking import (
     rotate_feed_token,
     settings_from_config,
 )
-from network.scheduling.localtime import as_utc, local_to_utc
+from network.scheduling.localtime import local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import SchedulingProfile, Visit, WorkingHours
 
@@ -100,7 +100,7 @@ def test_feed_shows_active_visits_and_recent_cancellations_only(client, coach, c
     for visit, status in ((confirmed, "CONFIRMED"), (requested, "TENTATIVE"), (recent, "CANCELLED"),
                           (declined, "CANCELLED")):
         stored = db.session.get(Visit, visit.id)
-        expected[stored.uid] = (status, as_utc(stored.start_at), as_utc(stored.end_at))
+        expected[stored.uid] = (status, stored.start_at, stored.end_at)
     assert by_icalendar == expected  # the instants read back equal the stored UTC instants
     assert db.session.get(Visit, old.id).uid not in by_icalendar
     # The feed keeps no alarms for cancelled events; the active ones remind an hour before.
@@ -131,7 +131,7 @@ def test_feed_on_dst_change_days_reads_back_the_stored_instants(client, coach, c
     for hour, minute in hours:
         start = local_to_utc(datetime(*day, hour, minute))
         visit = book(partner, user, start, cfg, f"Firma {hour:02d}:{minute:02d}", now=now)
-        stored[visit.uid] = ("CONFIRMED", as_utc(visit.start_at), as_utc(visit.end_at))
+        stored[visit.uid] = ("CONFIRMED", visit.start_at, visit.end_at)
     token = feed_token(partner)
     by_icalendar, by_vobject = read_feed(client.get(f"/feed/{token}.ics").data)
     assert by_icalendar == stored

@@ -18,7 +18,7 @@ from network.scheduling.ical import (
     invite,
     message_for,
 )
-from network.scheduling.localtime import BERLIN, as_utc, local_to_utc
+from network.scheduling.localtime import BERLIN, local_to_utc
 
 NOW = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 TRICKY = 'Müller; Söhne, "GmbH"\r\nBEGIN:VALARM'
@@ -55,8 +55,8 @@ def instants(body: bytes) -> dict[str, list[tuple[datetime, datetime]]]:
     """The UTC instants of every event as read by each parser."""
     cal, vcal = parse(body)
     return {
-        "icalendar": [(as_utc(e["dtstart"].dt), as_utc(e["dtend"].dt)) for e in ical_events(cal)],
-        "vobject": [(as_utc(e.dtstart.value), as_utc(e.dtend.value)) for e in vobject_events(vcal)],
+        "icalendar": [(e["dtstart"].dt, e["dtend"].dt) for e in ical_events(cal)],
+        "vobject": [(e.dtstart.value, e.dtend.value) for e in vobject_events(vcal)],
     }
 
 
@@ -341,7 +341,7 @@ def test_invites_of_stored_visits_carry_the_stored_instants_and_text(make_coach)
         visit = db.session.get(Visit, visit_id)
         body = invite(invite_data(visit, "https://p.example/t/x"), now)
         got = instants(body)
-        assert got["icalendar"] == got["vobject"] == [(as_utc(visit.start_at), as_utc(visit.end_at))]
+        assert got["icalendar"] == got["vobject"] == [(visit.start_at, visit.end_at)]
         (fields,) = text_fields(body)
         assert visit.firm_name == TRICKY_LF and TRICKY_LF in fields["summary"]
         assert fields["location"] == visit.firm_address == "Hauptstraße 5\n58332 Schwelm"
@@ -361,11 +361,11 @@ def test_invites_of_stored_visits_carry_the_stored_instants_and_text(make_coach)
         assert got_method == method
         (event,) = ical_events(parse(body)[0])
         assert int(event["sequence"]) == sequence
-        assert instants(body)["vobject"] == [(as_utc(visit.start_at), as_utc(visit.end_at))]
+        assert instants(body)["vobject"] == [(visit.start_at, visit.end_at)]
     everything = db.session.query(Visit).order_by(Visit.start_at).all()
     assert [v.status for v in everything] == ["expired"] * 6 + ["confirmed", "cancelled"]
     body = feed([invite_data(v) for v in everything], now, partner.name)
     assert count_components(body) == {"VCALENDAR": 1, "VTIMEZONE": 1, "VEVENT": 8, "VALARM": 1}
     assert instants(body)["icalendar"] == instants(body)["vobject"] == [
-        (as_utc(v.start_at), as_utc(v.end_at)) for v in everything]
+        (v.start_at, v.end_at) for v in everything]
     assert berlin_vtimezone()["tzid"] == "Europe/Berlin"

@@ -8,7 +8,6 @@ import pytest
 from network.scheduling.localtime import (
     BERLIN,
     LocalTimeError,
-    as_utc,
     exists_locally,
     isoformat_local,
     local_day_bounds,
@@ -112,14 +111,14 @@ def test_local_day_bounds_of_the_change_days_in_utc():
                                                    datetime(2026, 10, 25, 23, tzinfo=UTC))
 
 
-def test_as_utc_and_to_local():
-    naive = datetime(2026, 12, 1, 8, 0)
-    assert as_utc(naive) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # SQLite hands back naive UTC
+def test_to_local_takes_instants_and_refuses_naive_datetimes():
+    instant = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert to_local(instant).hour == 9 and to_local(instant).tzinfo is BERLIN
+    # A naive value names no instant (the columns and the clock give aware ones): refused, not guessed.
+    with pytest.raises(ValueError):
+        to_local(datetime(2026, 12, 1, 8, 0))
     berlin = datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)
-    assert as_utc(berlin) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    assert as_utc(berlin).tzinfo is UTC
-    assert to_local(naive).hour == 9
-    assert local_to_utc(berlin) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert local_to_utc(berlin) == instant and local_to_utc(berlin).tzinfo is UTC
 
 
 def test_every_minute_of_both_2026_change_days_round_trips_or_is_refused():

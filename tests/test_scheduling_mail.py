@@ -16,7 +16,7 @@ from conftest import csrf_from, log_in, post_form
 from network.extensions import db
 from network.mail import Mailer
 from network.scheduling.booking import FirmDetails, request_visit, settings_from_config
-from network.scheduling.localtime import as_utc, local_to_utc
+from network.scheduling.localtime import local_to_utc
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Visit
 
@@ -91,10 +91,10 @@ def test_confirm_reschedule_cancel_send_imip_mails_with_stable_uid_and_rising_se
             assert str(event["UID"]) == stored.uid == vevent.uid.value
             assert int(event["SEQUENCE"]) == stored.sequence == int(vevent.sequence.value)
             # Instants read back (icalendar and vobject) equal the stored UTC instants.
-            assert event.decoded("DTSTART").astimezone(UTC) == as_utc(stored.start_at)
-            assert event.decoded("DTEND").astimezone(UTC) == as_utc(stored.end_at)
-            assert vevent.dtstart.value.astimezone(UTC) == as_utc(stored.start_at)
-            assert vevent.dtend.value.astimezone(UTC) == as_utc(stored.end_at)
+            assert event.decoded("DTSTART").astimezone(UTC) == stored.start_at
+            assert event.decoded("DTEND").astimezone(UTC) == stored.end_at
+            assert vevent.dtstart.value.astimezone(UTC) == stored.start_at
+            assert vevent.dtend.value.astimezone(UTC) == stored.end_at
             seen.append((action, method, int(event["SEQUENCE"]), str(event["STATUS"]),
                          len(event.walk("VALARM")), str(event["UID"])))
 

@@ -32,7 +32,7 @@ from network.scheduling.booking import (
     request_visit,
     reschedule_visit,
 )
-from network.scheduling.localtime import as_utc, local_to_utc, to_local
+from network.scheduling.localtime import local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
 from network.scheduling.slots import TravelRules
@@ -66,13 +66,13 @@ ALLOWED = {
 
 def travel_violations(visits: list[Visit]) -> list[tuple[int, int, float]]:
     """Consecutive active visits of one Berlin day whose gap is shorter than the travel time between them."""
-    active = sorted((v for v in visits if v.status in ("requested", "confirmed")), key=lambda v: as_utc(v.start_at))
+    active = sorted((v for v in visits if v.status in ("requested", "confirmed")), key=lambda v: v.start_at)
     bad = []
     for prev, nxt in pairwise(active):
         if to_local(prev.end_at).date() != to_local(nxt.start_at).date():
             continue
         need = RULES.minutes((prev.firm_lat, prev.firm_lon), (nxt.firm_lat, nxt.firm_lon))
-        gap = (as_utc(nxt.start_at) - as_utc(prev.end_at)).total_seconds() / 60
+        gap = (nxt.start_at - prev.end_at).total_seconds() / 60
         if gap < need:
             bad.append((prev.id, nxt.id, gap - need))
     return bad
@@ -113,7 +113,7 @@ def make_machine(partner_id: int, user_id: int, totals: dict[str, int]):
         def effective(self, visit_id: int) -> str:
             db.session.expire_all()
             visit = db.session.get(Visit, visit_id)
-            if visit.status == "requested" and as_utc(visit.expires_at) <= self.now:
+            if visit.status == "requested" and visit.expires_at <= self.now:
                 return "expired"
             return visit.status
 

@@ -8,13 +8,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Optional
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from network import clock
 from network.audit import register_actions
-from network.clock import utcnow
-from network.dbutil import state_type
+from network.dbutil import UTCDateTime, state_type
 from network.extensions import db
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(state_type(Role, "role"), default=Role.COACH)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     partner: Mapped[Optional["Partner"]] = relationship(foreign_keys=[partner_id])
     regions: Mapped[list["Region"]] = relationship(secondary=user_regions)
@@ -149,9 +149,9 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

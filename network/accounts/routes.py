@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from network import clock
 from network.accounts.forms import ApiTokenForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 from network.accounts.models import ApiToken, User
 from network.accounts.service import authenticate, find_user, make_reset_token, user_from_reset_token
 from network.audit import record
-from network.clock import utcnow
 from network.extensions import db, limiter, login_manager
 from network.i18n import safe_next
 
@@ -122,7 +122,7 @@ def revoke_token(token_id: int):
     if token is None or token.user_id != current_user.id:
         abort(404)
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
+        token.revoked_at = clock.now()
         record(db.session, actor=current_user, entity=token, action="revoke", before=None,
                after={"revoked": True}, entity_label=token.name)
         db.session.commit()

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from email_validator import EmailNotValidError, validate_email
 
+from network import clock
 from network.accounts.forms import MIN_PASSWORD_LENGTH
 from network.accounts.models import ROLES, ApiToken, User, hash_token
-from network.clock import utcnow
 
 RESET_MAX_AGE_SECONDS = 3600
 RESET_SALT = "partnernetz-password-reset"
@@ -39,7 +39,7 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     user = find_user(session, email)
     if user is None or not user.is_active or not user.check_password(password):
         return None
-    user.last_login_at = now or utcnow()
+    user.last_login_at = now or clock.now()
     return user
 
 
@@ -92,5 +92,5 @@ def user_from_api_token(session: Session, plain: str, now: datetime | None = Non
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     if token is None or token.is_revoked or not token.user.is_active or not token.user.can_create_api_tokens():
         return None
-    token.last_used_at = now or utcnow()
+    token.last_used_at = now or clock.now()
     return token.user

@@ -5,6 +5,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import with_appcontext
 
+from network import clock
 from network.directory.freshness import (
     REMIND_INTERVAL,
     STALE_AFTER,
@@ -13,7 +14,6 @@ from network.directory.freshness import (
     mark_reminded,
     reminder_text,
 )
-from network.clock import utcnow
 from network.extensions import db
 from network.mail import MailError
 
@@ -32,7 +32,7 @@ def remind_stale(dry_run: bool, base_url: str | None, include_demo: bool) -> Non
     base = base_url or app.config["PUBLIC_BASE_URL"]
     mailer = app.extensions["partnernetz.mailer"]
     secret = app.config["SECRET_KEY"]
-    now = utcnow()
+    now = clock.now()
     due = due_for_reminder(db.session, now, include_demo=include_demo)
     click.echo(f"{len(due)} Einträge sind seit über {STALE_AFTER.days} Tagen unbestätigt und wurden in den "
                f"letzten {REMIND_INTERVAL.days} Tagen nicht erinnert.")

@@ -15,7 +15,7 @@ from network.admin.blueprint import bp
 from network.admin.listings_routes import _partner_or_404
 from network.audit import AuditEntry
 from network.directory.listings import ListingInvalid, PermissionDenied, merge_listings, set_archived
-from network.directory.maintenance import _aware, merge_candidates, merge_preview
+from network.directory.maintenance import merge_candidates, merge_preview
 from network.directory.models import Partner
 from network.extensions import db
 from network.i18n import current_language
@@ -123,9 +123,10 @@ def display_value(value: Any, field: str = "") -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     if field.endswith("_at") and isinstance(value, str):
-        # Snapshots store instants as ISO text; show them in the reader's time zone.
+        # Snapshots store instants as ISO text; show them in the reader's time zone. Older snapshots
+        # written on SQLite carry no offset: format_datetime takes those as UTC, which they are.
         try:
-            return format_datetime(_aware(datetime.fromisoformat(value)))
+            return format_datetime(datetime.fromisoformat(value))
         except ValueError:
             return value
     return str(value)

@@ -11,10 +11,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from network import clock
 from network.accounts.models import User
 from network.admin.blueprint import bp
 from network.directory.freshness import is_stale
-from network.clock import utcnow
 from network.directory.csvio import COLUMNS, export_partners, partner_values
 from network.directory.listings import (
     COACH_FIELDS,
@@ -26,7 +26,7 @@ from network.directory.listings import (
 )
 from network.directory.api import partner_feature
 from network.directory.mapview import OSM_TILES
-from network.directory.maintenance import ListingFilter, _aware, listing_query, with_relations
+from network.directory.maintenance import ListingFilter, listing_query, with_relations
 from network.directory.search import Hit
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.extensions import db
@@ -106,7 +106,7 @@ def _render_form(partner: Partner | None, values: dict[str, str], errors: dict[s
     editable = set(_allowed_fields())
     selected_topics = {slug for slug in values.get("topics", "").split("|") if slug}
     organisations = list(db.session.scalars(select(Organisation.name).order_by(Organisation.name)))
-    now = utcnow()
+    now = clock.now()
     context = dict(
         partner=partner,
         values=values,
@@ -133,7 +133,7 @@ def listings():
             abort(403)
         return redirect(url_for("admin.edit_listing", partner_id=current_user.partner_id))
     _require_maintainer()
-    now = utcnow()
+    now = clock.now()
     flt = ListingFilter.from_args(request.args)
     stmt = listing_query(flt, current_user, now)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
@@ -156,10 +156,10 @@ def listings():
 @bp.get("/eintraege.csv")
 def export_listings_csv():
     _require_maintainer()
-    stmt = listing_query(ListingFilter.from_args(request.args), current_user, utcnow())
+    stmt = listing_query(ListingFilter.from_args(request.args), current_user, clock.now())
     buffer = io.BytesIO()
     export_partners(db.session, buffer, stmt)
-    filename = f"eintraege-{utcnow().date().isoformat()}.csv"
+    filename = f"eintraege-{clock.now().date().isoformat()}.csv"
     response = current_app.response_class(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -171,19 +171,19 @@ def export_listings_geojson():
     _require_maintainer()
     # The public API's feature shape, so scripts can read both the same way.
     lang = current_language()
-    stmt = listing_query(ListingFilter.from_args(request.args), current_user, utcnow())
+    stmt = listing_query(ListingFilter.from_args(request.args), current_user, clock.now())
     features = []
     for partner in db.session.scalars(with_relations(stmt)):
         feature = partner_feature(Hit(partner, None, None), lang)
         # Extra to the public shape: the export may include archived listings and is about freshness.
         feature["properties"]["is_archived"] = partner.is_archived
         feature["properties"]["confirmed_at"] = (
-            _aware(partner.confirmed_at).isoformat() if partner.confirmed_at is not None else None
+            partner.confirmed_at.isoformat() if partner.confirmed_at is not None else None
         )
         features.append(feature)
     response = jsonify({"type": "FeatureCollection", "features": features, "total": len(features)})
     response.mimetype = "application/geo+json"
-    filename = f"eintraege-{utcnow().date().isoformat()}.geojson"
+    filename = f"eintraege-{clock.now().date().isoformat()}.geojson"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

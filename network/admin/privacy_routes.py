@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from network import clock
 from network.admin.blueprint import bp
 from network.audit import AuditEntry
 from network.directory.privacy import build_target, erase_personal_data, export_personal_data
 from network.scheduling.privacy import upcoming_visits
-from network.clock import utcnow
 from network.directory.models import Partner
 from network.extensions import db
 
@@ -71,5 +71,5 @@ def erase_personal_data_view(partner_id: int):
     audit_count = db.session.scalar(select(func.count(AuditEntry.id)).where(
         AuditEntry.entity_type == "partners", AuditEntry.entity_id.in_(target.partner_ids))) or 0
     return render_template("admin/privacy_erase.html", partner=partner, target=target,
-                           audit_count=audit_count, upcoming=upcoming_visits(db.session, target, utcnow()),
+                           audit_count=audit_count, upcoming=upcoming_visits(db.session, target, clock.now()),
                            erased_at=_erased_at(partner), error=error), (400 if error else 200)

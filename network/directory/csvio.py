@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session, selectinload
 
-from network.clock import utcnow
+from network import clock
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.geo.gazetteer import normalize
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
@@ -324,7 +324,7 @@ def validate_rows(
     the reason in German. `progress(n_done)` is called after each row.
     """
     table = source if isinstance(source, CsvTable) else read_table(source)
-    now = now or utcnow()
+    now = now or clock.now()
     lookups = _Lookups(session)
     result = Validation()
     seen: dict[tuple[str, ...], int] = {}
@@ -662,10 +662,7 @@ def _cells(partner: Partner, decimal_comma: bool) -> list[str]:
 
     confirmed = ""
     if partner.confirmed_at is not None:
-        moment = partner.confirmed_at
-        if moment.tzinfo is None:  # SQLite returns naive UTC
-            moment = moment.replace(tzinfo=timezone.utc)
-        confirmed = moment.astimezone(LOCAL_TZ).date().isoformat()
+        confirmed = partner.confirmed_at.astimezone(LOCAL_TZ).date().isoformat()
     return [
         partner.name,
         partner.kind.slug,
@@ -732,7 +729,7 @@ def check_listing(
     Errors carry line 0 and the column name as field.
     """
     checker = _RowChecker(0, {key: ("" if value is None else str(value)) for key, value in values.items()})
-    row = _check_row(checker, _Lookups(session), now or utcnow())
+    row = _check_row(checker, _Lookups(session), now or clock.now())
     if row is not None and row.latitude is None and not checker.errors:
         _geocode_row(checker, row, geocoder, {})
     if checker.errors:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from network.clock import utcnow
+from network import clock
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.directory.taxonomy import ensure_taxonomy
 
@@ -548,7 +548,7 @@ def seed_demo(session: Session, now: datetime | None = None) -> int:
     the share of stale listings (confirmed more than a year ago) stays the same.
     """
     ensure_taxonomy(session)
-    now = now or utcnow()
+    now = now or clock.now()
     kinds = {k.slug: k for k in session.scalars(select(Kind))}
     regions = {r.slug: r for r in session.scalars(select(Region))}
     topics = {t.slug: t for t in session.scalars(select(Topic))}

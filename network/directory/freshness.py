@@ -8,8 +8,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.accounts.models import User
-from network.clock import utcnow
 from network.directory.csvio import LOCAL_TZ
 from network.directory.listings import confirm_listing
 from network.directory.models import Partner
@@ -23,21 +23,14 @@ CONFIRM_MAX_AGE = timedelta(days=30)
 CONFIRM_NOTE = "per Bestätigungslink"
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
-
-
 def stale_since(now: datetime | None = None) -> datetime:
     """Listings confirmed before this instant are stale."""
-    return (now or utcnow()) - STALE_AFTER
+    return (now or clock.now()) - STALE_AFTER
 
 
 def is_stale(partner: Partner, now: datetime | None = None) -> bool:
     """True when the listing was never confirmed or not within STALE_AFTER."""
-    confirmed = _aware(partner.confirmed_at)
+    confirmed = partner.confirmed_at
     return confirmed is None or confirmed <= stale_since(now)
 
 
@@ -63,7 +56,8 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 
 
 def _stamp(partner: Partner) -> str:
-    confirmed = _aware(partner.confirmed_at)
+    # In UTC, so a value just set by a caller in another zone gives the stamp the database will give back.
+    confirmed = partner.confirmed_at
     return confirmed.astimezone(timezone.utc).isoformat() if confirmed else ""
 
 
@@ -94,7 +88,7 @@ def partner_from_confirm_token(session: Session, token: str, secret_key: str,
 def confirm_by_token(session: Session, token: str, secret_key: str, now: datetime | None = None) -> Partner:
     """Confirm the listing of a valid link (audited as 'System', note 'per Bestätigungslink'); flushes."""
     partner = partner_from_confirm_token(session, token, secret_key)
-    confirm_listing(session, partner, actor=None, now=now or utcnow(), note=CONFIRM_NOTE)
+    confirm_listing(session, partner, actor=None, now=now or clock.now(), note=CONFIRM_NOTE)
     return partner
 
 
@@ -120,7 +114,7 @@ def reminder_recipient(session: Session, partner: Partner) -> str | None:
 
 def due_for_reminder(session: Session, now: datetime | None = None, *, include_demo: bool = False) -> list[Reminder]:
     """Stale, not archived listings not reminded within REMIND_INTERVAL, ordered by id."""
-    now = now or utcnow()
+    now = now or clock.now()
     stmt = select(Partner).where(
         Partner.is_archived.is_(False),
         stale_clause(now),
@@ -135,13 +129,12 @@ def due_for_reminder(session: Session, now: datetime | None = None, *, include_d
 
 def local_date(value: datetime | None) -> str:
     """A day as Germans write it, in the network's time zone ("nie" for never)."""
-    moment = _aware(value)
-    return moment.astimezone(LOCAL_TZ).strftime("%d.%m.%Y") if moment else "nie"
+    return value.astimezone(LOCAL_TZ).strftime("%d.%m.%Y") if value else "nie"
 
 
 def reminder_text(partner: Partner, link: str, login_link: str, report_link: str) -> tuple[str, str]:
     """Subject and body of the reminder (German: the network's language)."""
-    confirmed = _aware(partner.confirmed_at)
+    confirmed = partner.confirmed_at
     since = f"zuletzt am {local_date(confirmed)} bestätigt" if confirmed else "noch nie bestätigt"
     # A header must stay one line, whatever the name holds.
     subject = f"Partnernetz: Ist Ihr Eintrag „{' '.join(partner.name.split())}“ noch aktuell?"
@@ -162,5 +155,5 @@ def reminder_text(partner: Partner, link: str, login_link: str, report_link: str
 
 
 def mark_reminded(session: Session, partner: Partner, now: datetime | None = None) -> None:
-    partner.reminded_at = now or utcnow()
+    partner.reminded_at = now or clock.now()
     session.flush()

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.audit import record
 from network.directory.models import partner_snapshot
-from network.clock import utcnow
 from network.directory.csvio import (
     CsvTable,
     ImportFailed,
@@ -73,7 +73,7 @@ class ImportStage:
 
     def put(self, data: bytes, *, user_id: int, filename: str, now: datetime | None = None) -> StagedImport:
         """Store an upload under a fresh random token; expired uploads of anyone are removed on the way."""
-        now = now or utcnow()
+        now = now or clock.now()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.purge_expired(now)
         token = secrets.token_urlsafe(24)
@@ -103,7 +103,7 @@ class ImportStage:
             return None
         staged = StagedImport(token=token, user_id=user_id, filename=str(meta.get("filename", "")),
                               created_at=created_at, size=int(meta.get("size", 0)), path=data_path)
-        if (now or utcnow()) > staged.expires_at():
+        if (now or clock.now()) > staged.expires_at():
             self.discard(token)
             return None
         return staged
@@ -136,7 +136,7 @@ class ImportStage:
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Remove staged uploads older than STAGE_LIFETIME; returns how many."""
-        now = now or utcnow()
+        now = now or clock.now()
         removed = 0
         if not self.directory.is_dir():
             return 0

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.audit import record
 from network.directory.models import partner_snapshot
-from network.clock import utcnow
 from network.accounts.models import User
 from network.directory.csvio import _ORG_TYPE_BY_KIND, COLUMNS, PartnerRow, RowError, SupportsGeocode, check_listing, partner_values
 from network.directory.models import Organisation, Partner
@@ -88,7 +88,7 @@ def _merged_values(partner: Partner | None, changes: dict[str, str], allowed: tu
 def create_listing(session: Session, values: dict[str, str], geocoder: SupportsGeocode | None, *, actor,
                    now: datetime | None = None) -> Partner:
     """Create a listing from column values; raises ListingInvalid or PermissionDenied; flushes."""
-    now = now or utcnow()
+    now = now or clock.now()
     row, errors = check_listing(session, _merged_values(None, values, EDITABLE_FIELDS), geocoder, now)
     if errors:
         raise ListingInvalid(errors)
@@ -109,7 +109,7 @@ def update_listing(session: Session, partner: Partner, values: dict[str, str], g
     if actor is not None and not actor.can_edit_partner(partner):
         raise PermissionDenied("partner")
     allowed = COACH_FIELDS if actor is not None and actor.is_coach else EDITABLE_FIELDS
-    now = now or utcnow()
+    now = now or clock.now()
     row, errors = check_listing(session, _merged_values(partner, values, allowed), geocoder, now)
     if errors:
         raise ListingInvalid(errors)
@@ -143,7 +143,7 @@ def confirm_listing(session: Session, partner: Partner, *, actor, now: datetime 
                     note: str = "") -> Partner:
     """Mark a listing as still correct (the confirm link or an editor); flushes."""
     before = partner_snapshot(partner)
-    partner.confirmed_at = now or utcnow()
+    partner.confirmed_at = now or clock.now()
     session.flush()
     record(session, actor=actor, entity=partner, action="confirm", before=before, after=partner_snapshot(partner),
            note=note)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -22,11 +22,6 @@ ARCHIVED_CHOICES = ("", "include", "only")  # "" = active listings only
 MERGE_RADIUS_KM = 25.0
 MERGE_NAME_SIMILARITY = 0.6
 MERGE_CANDIDATE_LIMIT = 8
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they are UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

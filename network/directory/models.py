@@ -5,12 +5,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, event
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from network import clock
 from network.audit import register_actions
-from network.clock import utcnow
-from network.dbutil import state_type
+from network.dbutil import UTCDateTime, state_type
 from network.extensions import db
 from network.geo.distance import geo_cell
 from network.geo.gazetteer import normalize
@@ -87,8 +87,8 @@ class Organisation(db.Model):
     org_type: Mapped[str] = mapped_column(String(40), default="agency")
     website: Mapped[Optional[str]] = mapped_column(String(300))
     city: Mapped[Optional[str]] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     partners: Mapped[list["Partner"]] = relationship(back_populates="organisation")
 
@@ -139,10 +139,10 @@ class Partner(db.Model):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     # Not indexed on its own: SQLite would pick a boolean index over the geo index and scan every row.
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    confirmed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), default=utcnow)
-    reminded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, default=clock.now)
+    reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Set when this listing was merged into another; the listing is archived then.
     # Indexed: without it every deleted partner scans the table for rows pointing at it.
     merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
@@ -242,7 +242,7 @@ class Suggestion(db.Model):
     __tablename__ = "suggestions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     suggestion_type: Mapped[SuggestionType] = mapped_column(state_type(SuggestionType, "suggestion_type"))
     status: Mapped[SuggestionStatus] = mapped_column(state_type(SuggestionStatus, "status"),
                                                      default=SuggestionStatus.PENDING, index=True)
@@ -255,7 +255,7 @@ class Suggestion(db.Model):
     reporter_email: Mapped[str] = mapped_column(String(200), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decided_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="")
 
     region = relationship("Region")

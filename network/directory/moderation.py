@@ -10,9 +10,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session, selectinload
 
+from network import clock
 from network.audit import record
 from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
-from network.clock import utcnow
 from network.directory.csvio import SupportsGeocode, check_listing
 from network.directory.listings import ListingInvalid, PermissionDenied, create_listing, merge_listings
 from network.directory.models import Partner, Region
@@ -150,7 +150,7 @@ def submit_new_listing(session: Session, values: dict[str, Any], geocoder: Suppo
     The region is the one chosen in the form, or else that of the nearest listing
     in the directory (see nearest_region). Raises SuggestionInvalid; nothing is added then.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     proposal = {key: str(values.get(key) or "").strip() for key in PROPOSAL_FIELDS}
     errors: dict[str, list[str]] = {}
     message, reporter_email = _check_contact(errors, message, reporter_email, message_required=False)
@@ -195,7 +195,7 @@ def submit_report(session: Session, partner: Partner, *, message: str, reporter_
     if errors:
         raise SuggestionInvalid(errors)
     suggestion = Suggestion(
-        created_at=now or utcnow(),
+        created_at=now or clock.now(),
         suggestion_type="outdated",
         status="pending",
         region_id=partner.region_id,
@@ -294,7 +294,7 @@ def accept(session: Session, suggestion: Suggestion, *, actor, geocoder: Support
     listing at once (its topics and empty fields go there; the copy is archived).
     Raises PermissionDenied, AlreadyDecided or DecisionInvalid; the caller rolls back on them.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     note = _start_decision(session, suggestion, actor, note)
     before = _snapshot(suggestion)
     partner: Partner | None = None
@@ -330,5 +330,5 @@ def reject(session: Session, suggestion: Suggestion, *, actor, note: str = "", n
     """Reject a suggestion with an optional note; raises PermissionDenied, AlreadyDecided, DecisionInvalid; flushes."""
     note = _start_decision(session, suggestion, actor, note)
     before = _snapshot(suggestion)
-    _finish(session, suggestion, actor, "rejected", note, now or utcnow(), before)
+    _finish(session, suggestion, actor, "rejected", note, now or clock.now(), before)
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from network import clock
 from network.accounts.models import User
 from network.audit import AuditEntry, record
-from network.clock import utcnow
 from network.directory.models import Partner, Suggestion
 from network.privacy import (
     ERASED,
@@ -63,7 +63,7 @@ def build_target(session: Session, partner: Partner, now: datetime | None = None
     phones += history_values(session, "partners", set(ids), ("phone",))
     return ErasureTarget(partner=partner, users=users, needles=needle_set(values), merged=merged,
                          phones={national_digits(phone) for phone in phones} - {""},
-                         now=now or utcnow())
+                         now=now or clock.now())
 
 
 @register_eraser("partners")

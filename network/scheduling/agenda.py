@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from network.directory.models import Kind, Partner
 from network.scheduling.booking import FEED_KEEP_DAYS, Settings, feed_visits, load_schedule
-from network.scheduling.localtime import as_utc, local_day_bounds, to_local
+from network.scheduling.localtime import local_day_bounds, to_local
 from network.scheduling.models import ACTIVE_STATES, Absence, Visit, VisitStatus, WorkingHours
 from network.scheduling.slots import Slot, free_slots
 
@@ -104,10 +104,10 @@ def suggested_slots(session: Session, partner: Partner, now: datetime, settings:
 def _ended_at(visit: Visit, status: str) -> datetime:
     """When a visit stopped being active: its cancellation, its expiry, else its last change (a decline)."""
     if status == "cancelled" and visit.cancelled_at is not None:
-        return as_utc(visit.cancelled_at)
+        return visit.cancelled_at
     if status == "expired" and visit.expires_at is not None:
-        return as_utc(visit.expires_at)
-    return as_utc(visit.updated_at)
+        return visit.expires_at
+    return visit.updated_at
 
 
 def feed_entries(session: Session, partner: Partner, now: datetime) -> list[tuple[Visit, str]]:

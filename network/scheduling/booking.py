@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, func, select, update
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from network.audit import record
 from network.directory.models import Partner, Topic
-from network.scheduling.localtime import as_utc, local_day_bounds, to_local
+from network.scheduling.localtime import local_day_bounds, to_local
 from network.scheduling.models import (
     ACTIVE_STATES,
     DURATIONS_MIN,
@@ -140,7 +140,7 @@ def load_schedule(session: Session, partner: Partner, start: datetime, end: date
         stmt = stmt.where(Visit.id != exclude_visit_id)
     if now is not None:
         stmt = stmt.where(Visit.status_at(now) != VisitStatus.EXPIRED)
-    busy = [Busy(as_utc(v.start_at), as_utc(v.end_at),
+    busy = [Busy(v.start_at, v.end_at,
                  (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
             for v in session.scalars(stmt)]
     home = (profile.home_lat, profile.home_lon) if profile.home_lat is not None else None
@@ -234,7 +234,7 @@ def _flush_or_conflict(session: Session, partner: Partner, visit: Visit, now: da
     flushes before it emits SAVEPOINT), so it is rolled back here and the next free slots
     are read in a fresh one; the caller's booking_transaction then rolls back again.
     """
-    start, duration = as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at)
+    start, duration = visit.start_at, visit.end_at - visit.start_at
     place = (visit.firm_lat, visit.firm_lon) if visit.firm_lat is not None else None
     visit_id, partner_id = visit.id, partner.id
     try:
@@ -289,8 +289,8 @@ def _new_visit(session: Session, partner: Partner, start: datetime, duration: ti
 
 def _insert(session: Session, partner: Partner, visit: Visit, now: datetime, settings: Settings, *,
             require_offered: bool, actor, action: str) -> None:
-    duration = as_utc(visit.end_at) - as_utc(visit.start_at)
-    _place(session, partner, visit, as_utc(visit.start_at), duration, now, settings, require_offered=require_offered)
+    duration = visit.end_at - visit.start_at
+    _place(session, partner, visit, visit.start_at, duration, now, settings, require_offered=require_offered)
     session.add(visit)
     _flush_or_conflict(session, partner, visit, now, settings)
     record(session, actor=actor, entity=visit, action=action, before=None, after=visit_snapshot(visit),
@@ -334,8 +334,9 @@ def can_manage_partner_visits(user, partner: Partner) -> bool:
 def visit_snapshot(visit: Visit) -> dict:
     return {
         "status": visit.status,
-        "start_at": as_utc(visit.start_at).isoformat() if visit.start_at else None,
-        "end_at": as_utc(visit.end_at).isoformat() if visit.end_at else None,
+        # In UTC, so a value set by a caller in another zone reads like the one loaded from the database.
+        "start_at": visit.start_at.astimezone(timezone.utc).isoformat() if visit.start_at else None,
+        "end_at": visit.end_at.astimezone(timezone.utc).isoformat() if visit.end_at else None,
         "firm_name": visit.firm_name,
         "firm_address": visit.firm_address,
         "contact_name": visit.contact_name,
@@ -370,7 +371,7 @@ def confirm_visit(session: Session, visit: Visit, actor, now: datetime, settings
         raise NotAllowed("state")
     before = visit_snapshot(visit)
     # Confirming is a write path too: the slot is re-checked (not the offer rules: the coach decides).
-    _place(session, visit.partner, visit, as_utc(visit.start_at), as_utc(visit.end_at) - as_utc(visit.start_at),
+    _place(session, visit.partner, visit, visit.start_at, visit.end_at - visit.start_at,
            now, settings, require_offered=False)
     visit.status = "confirmed"
     visit.expires_at = None
@@ -403,8 +404,8 @@ def reschedule_visit(session: Session, visit: Visit, new_start: datetime, now: d
     if current_status(session, visit, now) not in ACTIVE_STATES:
         raise NotAllowed("state")
     before = visit_snapshot(visit)
-    duration = as_utc(visit.end_at) - as_utc(visit.start_at)
-    _place(session, visit.partner, visit, as_utc(new_start), duration, now, settings, require_offered=by_firm)
+    duration = visit.end_at - visit.start_at
+    _place(session, visit.partner, visit, new_start, duration, now, settings, require_offered=by_firm)
     if by_firm:
         visit.status = "requested"
         visit.expires_at = now + settings.request_ttl
@@ -430,7 +431,7 @@ def cancel_visit(session: Session, visit: Visit, now: datetime, *, actor=None, b
 def record_outcome(session: Session, visit: Visit, actor, took_place: bool, notes: str, now: datetime) -> Visit:
     if not can_manage_partner_visits(actor, visit.partner):
         raise NotAllowed("visit")
-    if visit.status != "confirmed" or as_utc(visit.start_at) > now:
+    if visit.status != "confirmed" or visit.start_at > now:
         raise NotAllowed("state")
     before = visit_snapshot(visit)
     visit.took_place = took_place
@@ -469,7 +470,6 @@ def feed_visits(session: Session, partner: Partner, now: datetime) -> list[Visit
     return list(session.scalars(
         select(Visit).where(
             Visit.partner_id == partner.id,
-            # cancelled_at carries the injected clock; updated_at is always the wall clock (onupdate).
             (Visit.status.in_(ACTIVE_STATES)) | and_(func.coalesce(Visit.cancelled_at, Visit.updated_at) >= cutoff),
         ).order_by(Visit.start_at)
     ))

@@ -18,7 +18,7 @@ from network.scheduling.booking import (
     record_outcome,
     reschedule_visit,
 )
-from network.scheduling.localtime import as_utc, to_local
+from network.scheduling.localtime import to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Visit
 from network.scheduling.notify import invite_data
@@ -83,7 +83,7 @@ def _visit_page(visit: Visit, status: int = 200, **context):
     values = {"date": f"{local:%Y-%m-%d}", "time": f"{local:%H:%M}"}
     values.update(context.pop("values", {}) or {})
     return render("scheduling/coach_visit.html", visit.partner, status, visit=visit, values=values,
-                  effective=visit.status_at(moment), started=as_utc(visit.start_at) <= moment, **context)
+                  effective=visit.status_at(moment), started=visit.start_at <= moment, **context)
 
 
 def _run_change(visit: Visit, action: str, change, *, form_values: dict | None = None):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from network.directory.models import Kind, Partner
 from network.geo.distance import great_circle_km
 from network.scheduling.booking import FirmDetails, Settings, ensure_profile, token_hash
-from network.scheduling.localtime import BERLIN, as_utc, to_local
+from network.scheduling.localtime import BERLIN, to_local
 from network.scheduling.models import ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.slots import Busy, Schedule, Slot, free_slots
 
@@ -227,7 +227,7 @@ def _seed_visits(session: Session, rng: random.Random, partner: Partner, profile
     today = to_local(now).date()
     absences = [(a.start_date, a.end_date) for a in session.scalars(
         select(Absence).where(Absence.partner_id == partner.id))]
-    busy: list[Busy] = [Busy(as_utc(v.start_at), as_utc(v.end_at),
+    busy: list[Busy] = [Busy(v.start_at, v.end_at,
                              (v.firm_lat, v.firm_lon) if v.firm_lat is not None else None, v.id)
                         for v in session.scalars(select(Visit).where(Visit.partner_id == partner.id,
                                                                      Visit.status.in_(ACTIVE_STATES)))]
@@ -252,9 +252,9 @@ def _seed_visits(session: Session, rng: random.Random, partner: Partner, profile
 
     # A few visits of the last two weeks, booked days before; about half already have an outcome.
     for day in rng.sample(_workdays(hours, today - timedelta(days=14), today - timedelta(days=1)), k=3):
-        booked_at = as_utc(datetime.combine(day - timedelta(days=3), time(9), tzinfo=BERLIN))
+        booked_at = datetime.combine(day - timedelta(days=3), time(9), tzinfo=BERLIN)
         visit = place_one(day, booked_at, "confirmed")
-        if visit is not None and rng.random() < 0.5 and as_utc(visit.end_at) <= now:
+        if visit is not None and rng.random() < 0.5 and visit.end_at <= now:
             visit.took_place = rng.random() < 0.85
             visit.outcome_notes = NOTES_DONE[rng.randrange(len(NOTES_DONE))]
     # The coming six weeks: requests from the last few days, most of them already confirmed.
@@ -273,7 +273,6 @@ def seed_demo_schedule(session: Session, now: datetime, settings: Settings | Non
     the listing has none yet.
     """
     settings = settings or Settings()
-    now = as_utc(now)
     today = to_local(now).date()
     partners = list(session.scalars(
         select(Partner).join(Partner.kind).where(Kind.slug.in_(KINDS), Partner.is_demo.is_(True),

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
 
-from network.scheduling.localtime import BERLIN, as_utc
+from network.scheduling.localtime import to_local
 
 PRODID = "-//Partnernetz//Besuchsplaner//DE"
 
@@ -112,19 +112,15 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def _local(moment: datetime) -> datetime:
-    return as_utc(moment).astimezone(BERLIN)
-
-
 def _when(moment: datetime) -> datetime:
     """DTSTART/DTEND value: Berlin local time, but UTC inside the repeated autumn hour.
 
     A TZID local time 02:30 on 2026-10-25 names two instants and RFC 5545 reads it as
     the first; a visit at the second 02:30 (+01:00) would move an hour. UTC is exact.
     """
-    local = _local(moment)
+    local = to_local(moment)
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
-        return as_utc(moment)
+        return moment.astimezone(timezone.utc)
     return local
 
 
@@ -132,9 +128,10 @@ def _event(data: InviteData, now: datetime, *, cancelled: bool, with_alarm: bool
     event = Event()
     event.add("uid", data.uid)
     event.add("sequence", data.sequence)
-    event.add("dtstamp", as_utc(now))
+    # RFC 5545: DTSTAMP and CREATED are UTC.
+    event.add("dtstamp", now.astimezone(timezone.utc))
     if data.created is not None:
-        event.add("created", as_utc(data.created))
+        event.add("created", data.created.astimezone(timezone.utc))
     event.add("dtstart", _when(data.start))
     event.add("dtend", _when(data.end))
     event.add("summary", Text(data.summary))

@@ -5,6 +5,8 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from network.clock import require_aware
+
 BERLIN = ZoneInfo("Europe/Berlin")
 # Instants the scheduler accepts: far enough from datetime's limits that adding a visit's length,
 # a horizon or a UTC offset never overflows (year 1 or 9999 would raise OverflowError: a 500).
@@ -23,15 +25,9 @@ class LocalTimeError(ValueError):
         self.field = field
 
 
-def as_utc(moment: datetime) -> datetime:
-    """A timezone-aware UTC datetime; naive values are taken as UTC (SQLite returns them so)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
 def to_local(moment: datetime) -> datetime:
-    return as_utc(moment).astimezone(BERLIN)
+    """The Berlin wall-clock view of an instant; a naive datetime is refused (it names no instant)."""
+    return require_aware(moment).astimezone(BERLIN)
 
 
 def exists_locally(naive: datetime) -> bool:
@@ -51,7 +47,7 @@ def local_to_utc(naive: datetime) -> datetime:
     if not MIN_YEAR <= naive.year <= MAX_YEAR:
         raise LocalTimeError(OUT_OF_RANGE)
     if naive.tzinfo is not None:
-        return as_utc(naive)
+        return naive.astimezone(timezone.utc)
     if not exists_locally(naive):
         raise LocalTimeError(
             f"Die Uhrzeit {naive:%d.%m.%Y %H:%M} gibt es in Deutschland nicht (Umstellung auf Sommerzeit)."

@@ -6,17 +6,15 @@ from datetime import date, datetime, timezone
 from enum import StrEnum
 from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, ColumnElement, Date, DateTime, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (Boolean, CheckConstraint, ColumnElement, Date, Float, ForeignKey, Index, Integer,
                         String, Text, and_, case, type_coerce)
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from network.audit import register_actions
-from network.clock import now as clock_now
-from network.clock import utcnow
-from network.dbutil import state_type
+from network import clock
+from network.dbutil import UTCDateTime, state_type
 from network.extensions import db
-from network.scheduling.localtime import as_utc
 
 
 class VisitStatus(StrEnum):
@@ -136,8 +134,8 @@ class Visit(db.Model):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     status: Mapped[VisitStatus] = mapped_column(state_type(VisitStatus, "status"), default=VisitStatus.REQUESTED,
                                                 index=True)
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     firm_name: Mapped[str] = mapped_column(String(200), default="")
     firm_address: Mapped[str] = mapped_column(String(300), default="")
@@ -152,13 +150,13 @@ class Visit(db.Model):
     requested_by: Mapped[RequestedBy] = mapped_column(state_type(RequestedBy, "requested_by"),
                                                       default=RequestedBy.FIRM)
     manage_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str] = mapped_column(Text, default="")
-    cancelled_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     took_place: Mapped[Optional[bool]] = mapped_column(Boolean)
     outcome_notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     partner = relationship("Partner")
     topic = relationship("Topic")
@@ -172,7 +170,7 @@ class Visit(db.Model):
     @hybrid_method
     def status_at(self, moment: datetime) -> VisitStatus:
         """The state at moment: a request whose expires_at has come counts as expired."""
-        if self.status == VisitStatus.REQUESTED and self.expires_at is not None and as_utc(self.expires_at) <= moment:
+        if self.status == VisitStatus.REQUESTED and self.expires_at is not None and self.expires_at <= moment:
             return VisitStatus.EXPIRED
         return VisitStatus(self.status)
 
@@ -187,12 +185,12 @@ class Visit(db.Model):
     def effective_status(self) -> VisitStatus:
         """The state now (network.clock.now(), the app's injectable clock); in SQL, now is bound when the
         expression is built."""
-        return self.status_at(clock_now())
+        return self.status_at(clock.now())
 
     @effective_status.inplace.expression
     @classmethod
     def _effective_status_sql(cls) -> ColumnElement[VisitStatus]:
-        return cls.status_at(clock_now())
+        return cls.status_at(clock.now())
 
     @property
     def duration_min(self) -> int:

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 from network.mail import Mailer
 from network.scheduling.ical import InviteData, message_for
-from network.scheduling.localtime import as_utc, to_local
+from network.scheduling.localtime import to_local
 from network.scheduling.models import Visit
 
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -36,8 +36,8 @@ def invite_data(visit: Visit, manage_url: str | None = None) -> InviteData:
         uid=visit.uid,
         sequence=visit.sequence,
         status=visit.status,
-        start=as_utc(visit.start_at),
-        end=as_utc(visit.end_at),
+        start=visit.start_at,
+        end=visit.end_at,
         summary=f"Vor-Ort-Termin: {visit.firm_name} – {partner.name}",
         location=visit.firm_address,
         description="\n".join(lines),
