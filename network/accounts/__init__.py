@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from network.accounts import models, privacy, routes  # noqa: F401  (tables and DSGVO erasers register on import)
+# Tables, DSGVO erasers and the error labels (messages) register on import.
+from network.accounts import messages, models, privacy, routes  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

@@ -25,7 +25,6 @@ from network.directory.csvio import COLUMNS, export_partners, partner_values
 from network.directory.listings import (
     COACH_FIELDS,
     EDITABLE_FIELDS,
-    ListingInvalid,
     PermissionDenied,
     create_listing,
     merge_listings,
@@ -36,10 +35,12 @@ from network.directory.api import partner_feature
 from network.directory.mapview import OSM_TILES
 from network.directory.search import Hit
 from network.directory.models import Kind, Organisation, Partner, Region, Topic, partner_topics
+from network.errors import form_errors, problem_message
 from network.extensions import db
 from network.geo.distance import bounding_box, great_circle_km
 from network.geo.gazetteer import normalize
 from network.i18n import current_language
+from network.problems import Invalid
 
 PER_PAGE = 50
 ARCHIVED_CHOICES = ("", "include", "only")  # "" = active listings only
@@ -340,9 +341,9 @@ def new_listing():
     values = _submitted_values(request.form, EDITABLE_FIELDS)
     try:
         partner = create_listing(db.session, values, _geocoder(), actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
-        return _render_form(None, values, exc.by_field, 400)
+        return _render_form(None, values, form_errors(exc), 400)
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -362,12 +363,12 @@ def edit_listing(partner_id: int):
     submitted = _submitted_values(request.form, _allowed_fields())
     try:
         update_listing(db.session, partner, submitted, _geocoder(), actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
         # Fields the user may not change show the stored value, the others what was typed.
         values = partner_values(partner)
         values.update(submitted)
-        return _render_form(partner, values, exc.by_field, 400)
+        return _render_form(partner, values, form_errors(exc), 400)
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -465,9 +466,9 @@ def merge_listing(partner_id: int):
         return render_template("admin/merge.html", **context)
     try:
         merge_listings(db.session, keep, duplicate, actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
-        context["errors"] = {"duplicate_id": [e.message for e in exc.errors]}
+        context["errors"] = {"duplicate_id": [problem_message(problem) for problem in exc.problems]}
         return render_template("admin/merge.html", **context), 400
     except PermissionDenied:
         db.session.rollback()

@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import Flask
 
 from network.demo import register_demo
-from network.directory import api, api_write, commands, demo, demo_accounts, models, privacy, routes  # noqa: F401
+# messages: the directory's error labels register on import.
+from network.directory import (  # noqa: F401
+    api, api_write, commands, demo, demo_accounts, messages, models, privacy, routes,
+)
 from network.extensions import db
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from network.demo import register_demo
-from network.scheduling import api, demo, models, privacy, routes  # noqa: F401
+# messages: the scheduler's error labels register on import.
+from network.scheduling import api, demo, messages, models, privacy, routes  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

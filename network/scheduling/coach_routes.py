@@ -15,14 +15,15 @@ from sqlalchemy import func, select
 
 from network.audit import record
 from network.directory.models import Kind, Partner, Topic
+from network.errors import form_errors, problem_message
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound
+from network.problems import Invalid
 from network.scheduling import ical
 from network.scheduling.slots import free_slots
 from network.scheduling.booking import load_schedule
 from network.scheduling.booking import (
     BookingConflict,
-    BookingInvalid,
     FirmDetails,
     NotAllowed,
     book_visit,
@@ -38,7 +39,7 @@ from network.scheduling.booking import (
     rotate_feed_token,
     token_hash,
 )
-from network.scheduling.localtime import LocalTimeError, as_utc, local_day_bounds, local_to_utc, to_local
+from network.scheduling.localtime import as_utc, local_day_bounds, local_to_utc, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, Absence, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.notify import invite_data, notify_visit
@@ -163,8 +164,8 @@ def parse_wall_clock(form, errors: dict[str, str]) -> datetime | None:
         return None
     try:
         return local_to_utc(datetime.combine(day, time(minute // 60, minute % 60)))
-    except LocalTimeError as exc:
-        errors["time"] = exc.message
+    except Invalid as exc:
+        errors["time"] = problem_message(exc.first)
         return None
 
 
@@ -250,8 +251,8 @@ def _render(template: str, partner: Partner | None, http_status: int = 200, **co
     return response
 
 
-def _field_errors(exc: BookingInvalid) -> dict[str, str]:
-    return {FIELD_NAMES.get(key, key): message for key, message in exc.errors.items()}
+def _field_errors(exc: Invalid) -> dict[str, str]:
+    return {field: " ".join(messages) for field, messages in form_errors(exc, FIELD_NAMES).items()}
 
 
 def firm_manage_url(token: str | None) -> str | None:
@@ -379,7 +380,7 @@ def _run_change(visit: Visit, action: str, change, *, form_values: dict | None =
     except BookingConflict as exc:
         return _visit_page(db.session.get(Visit, visit_id), 409, conflict=exc, action=action,
                            values=form_values or {})
-    except BookingInvalid as exc:
+    except Invalid as exc:
         return _visit_page(db.session.get(Visit, visit_id), 422, errors=_field_errors(exc), action=action,
                            values=form_values or {})
     except NotAllowed as exc:
@@ -564,7 +565,7 @@ def coach_book():
             _book()
     except BookingConflict as exc:
         return _render("scheduling/coach_book.html", partner, 409, values=values, conflict=exc, topics=_topics())
-    except BookingInvalid as exc:
+    except Invalid as exc:
         return _render("scheduling/coach_book.html", partner, 422, values=values, errors=_field_errors(exc),
                        topics=_topics())
     except NotAllowed:

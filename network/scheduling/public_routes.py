@@ -24,14 +24,15 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from network.directory.models import Partner, Topic
-from network.errors import json_error
+from network.errors import attach_errors, form_errors, invalid_response, json_error, problem_message
 from network.extensions import csrf, db, limiter
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
 from network.i18n import current_language
+from network.problems import Invalid, Problem
 from network.scheduling import booking
-from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails, NotAllowed
+from network.scheduling.booking import BookingConflict, FirmDetails, NotAllowed
 from network.scheduling.ical import message_for
-from network.scheduling.localtime import LocalTimeError, as_utc, isoformat_local, parse_instant, to_local
+from network.scheduling.localtime import as_utc, isoformat_local, parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.notify import invite_data, notify_visit
@@ -65,24 +66,27 @@ def mailer():
 
 
 class PartnerUnavailable(Exception):
-    """The partner does not exist (status 404) or takes no visit requests (no working hours)."""
+    """The partner does not exist (status 404, code "partner.not_found") or takes no visit requests
+    (no working hours: 409, "partner.no_working_hours")."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, code: str) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code
 
 
 def bookable_partner(partner_id: int) -> Partner:
     """The partner if firms may request visits from it; raises PartnerUnavailable otherwise."""
     partner = db.session.get(Partner, partner_id)
     if partner is None or partner.is_archived:
-        raise PartnerUnavailable(_("Diesen Eintrag gibt es nicht (mehr)."), 404)
+        raise PartnerUnavailable(_("Diesen Eintrag gibt es nicht (mehr)."), 404, "partner.not_found")
     has_hours = db.session.scalar(select(WorkingHours.id).where(WorkingHours.partner_id == partner.id).limit(1))
     if has_hours is None:
         raise PartnerUnavailable(
             _("Bei %(name)s können keine Vor-Ort-Termine angefragt werden: Es sind keine Arbeitszeiten "
-              "hinterlegt. Bitte nehmen Sie per E-Mail oder Telefon Kontakt auf.", name=partner.name), 409)
+              "hinterlegt. Bitte nehmen Sie per E-Mail oder Telefon Kontakt auf.", name=partner.name), 409,
+            "partner.no_working_hours")
     return partner
 
 
@@ -110,13 +114,27 @@ def geocode_place(query: str) -> GeocodeResult:
     return geocoder().geocode(query)
 
 
-def address_not_found_message(query: str) -> str:
-    return _("Die Adresse „%(query)s“ wurde nicht gefunden. Bitte geben Sie Straße, Postleitzahl und Ort an.",
-             query=query)
+def address_not_found(query: str, suggestions: list[str] | None = None) -> Problem:
+    """The firm's address is unknown to the geocoder; with suggestions, the message offers them."""
+    if suggestions:
+        return Problem("firm.address", "firm.address_unknown_suggestions",
+                       {"query": query, "places": "; ".join(suggestions)})
+    return Problem("firm.address", "firm.address_unknown", {"query": query})
 
 
 def slot_json(slot: Slot) -> dict[str, str]:
     return {"start": isoformat_local(slot.start), "end": isoformat_local(slot.end)}
+
+
+def conflict_response(exc: BookingConflict):
+    """409 for a time that is taken or unreachable: {"error", "field", "code"} and the next free slots."""
+    return json_error(problem_message(exc.problem), 409, exc.problem.field, code=exc.code,
+                      next_free=[slot_json(slot) for slot in exc.next_free])
+
+
+def _joined(errors: dict[str, list[str]]) -> dict[str, str]:
+    # The manage page shows one line per field.
+    return {field: " ".join(messages) for field, messages in errors.items()}
 
 
 def manage_url(token: str, external: bool = True) -> str:
@@ -170,8 +188,8 @@ def mail_failed_message() -> str:
              "werden. Bitte speichern Sie den Link dieser Seite und laden Sie die Kalenderdatei hier herunter.")
 
 
-def parse_duration(raw, default: int | None = DEFAULT_DURATION) -> int:
-    """A visit length from a query or form value; raises ValueError with a German message."""
+def parse_duration(raw, default: int | None = DEFAULT_DURATION, field: str = "duration") -> int:
+    """A visit length from a query or form value; raises Invalid (duration.not_allowed) naming field."""
     if raw in (None, "") and default is not None:
         return default
     try:
@@ -179,18 +197,18 @@ def parse_duration(raw, default: int | None = DEFAULT_DURATION) -> int:
     except ValueError:
         value = None
     if value not in DURATIONS_MIN:
-        raise ValueError(_("Die Dauer muss %(choices)s Minuten sein.",
-                           choices=", ".join(str(d) for d in DURATIONS_MIN)))
+        raise Invalid.one(field, "duration.not_allowed", choices=", ".join(str(d) for d in DURATIONS_MIN))
     return value
 
 
 def parse_day(raw: str | None, default: date) -> date:
+    """A day from ?from=YYYY-MM-DD; raises Invalid (day.invalid, field "from")."""
     if not raw:
         return default
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
-        raise ValueError(_("„%(value)s“ ist kein gültiges Datum (erwartet: 2026-12-01).", value=raw)) from None
+        raise Invalid.one("from", "day.invalid", value=raw) from None
 
 
 # --- page helpers ------------------------------------------------------------------------------------
@@ -246,30 +264,15 @@ class VisitRequestForm(FlaskForm):
     message = TextAreaField(_l("Worum geht es? (kurze Nachricht)"))
 
 
-# Service error keys (the JSON names) -> form fields.
+# Service field names (the JSON names) -> form fields; others are shown above the form.
 FORM_FIELDS = {
-    "start": "start",
     "duration_min": "duration",
-    "duration": "duration",
     "firm.name": "firm_name",
     "firm.address": "firm_address",
     "firm.contact": "contact",
     "firm.email": "email",
     "firm.phone": "phone",
-    "topic": "topic",
-    "message": "message",
 }
-
-
-def _attach(form: FlaskForm, errors: dict[str, str]) -> list[str]:
-    general = []
-    for key, message in errors.items():
-        name = FORM_FIELDS.get(key)
-        if name is None:
-            general.append(message)
-        else:
-            form[name].errors = [*form[name].errors, message]
-    return general
 
 
 def _topic_choices(partner: Partner) -> list[tuple[str, str]]:
@@ -309,13 +312,13 @@ def request_visit(partner_id: int):
     filter_errors: dict[str, str] = {}
     try:
         first_day = max(parse_day(args.get("from"), today), today)
-    except ValueError as exc:
-        filter_errors["from"], first_day = str(exc), today
+    except Invalid as exc:
+        filter_errors["from"], first_day = problem_message(exc.first), today
     try:
         duration = parse_duration(args.get("duration") if request.method == "GET"
                                   else request.form.get("duration") or args.get("duration"))
-    except ValueError as exc:
-        filter_errors["duration"], duration = str(exc), DEFAULT_DURATION
+    except Invalid as exc:
+        filter_errors["duration"], duration = problem_message(exc.first), DEFAULT_DURATION
     near = (args.get("near") or "").strip()[:300]
     place = None
     suggestions: list[str] = []
@@ -323,7 +326,7 @@ def request_visit(partner_id: int):
         try:
             place = geocode_place(near)
         except GeocodeNotFound as exc:
-            filter_errors["near"] = _("„%(query)s“ wurde nicht gefunden.", query=near)
+            filter_errors["near"] = problem_message(Problem("near", "near.not_found", {"query": near}))
             suggestions = exc.suggestions
 
     form = VisitRequestForm()
@@ -364,13 +367,12 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
     if not form.validate_on_submit():
         message = _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und senden Sie es erneut.")
         return [message], None, 400
-    errors: dict[str, str] = {}
+    problems: list[Problem] = []
     start = None
     try:
         start = parse_instant(form.start.data or "", "start")
-    except LocalTimeError as exc:
-        errors["start"] = (_("Bitte wählen Sie einen Termin aus der Liste.") if not (form.start.data or "").strip()
-                           else exc.message)
+    except Invalid as exc:
+        problems.append(Problem("start", "start.not_chosen") if not (form.start.data or "").strip() else exc.first)
     firm = FirmDetails(name=form.firm_name.data or "", address=form.firm_address.data or "",
                        contact=form.contact.data or "", email=form.email.data or "", phone=form.phone.data or "")
     if firm.address.strip():
@@ -378,19 +380,17 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
             found = geocode_place(firm.address)
             firm.lat, firm.lon = found.lat, found.lon
         except GeocodeNotFound as exc:
-            message = address_not_found_message(firm.address.strip())
-            if exc.suggestions:
-                message += " " + _("Meinten Sie: %(places)s?", places="; ".join(exc.suggestions))
-            errors["firm.address"] = message
+            problems.append(address_not_found(firm.address.strip(), exc.suggestions))
     try:
-        duration = parse_duration(form.duration.data, default=DEFAULT_DURATION)
-    except ValueError as exc:
-        errors["duration_min"] = str(exc)
-    if errors:
+        duration = parse_duration(form.duration.data, default=DEFAULT_DURATION, field="duration_min")
+    except Invalid as exc:
+        problems.extend(exc.problems)
+    if problems:
         # Report the other fields' problems in the same round: the service's own firm rules, on a copy.
-        for key, message in booking._validate_firm(dataclasses.replace(firm), need_contact=True).items():
-            errors.setdefault(key, message)
-        return _attach(form, errors), None, 400
+        seen = {problem.field for problem in problems}
+        problems += [p for p in booking.validate_firm(dataclasses.replace(firm), need_contact=True)
+                     if p.field not in seen]
+        return attach_errors(form, Invalid(problems), FORM_FIELDS), None, 400
     partner_id = partner.id
     try:
         with booking_transaction(db.session, partner_id):
@@ -398,8 +398,8 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
                 db.session, db.session.get(Partner, partner_id), start, duration, firm, form.topic.data or None,
                 form.message.data or "", clock(), settings())
             visit_id = visit.id
-    except BookingInvalid as exc:
-        return _attach(form, exc.errors), None, 400
+    except Invalid as exc:
+        return attach_errors(form, exc, FORM_FIELDS), None, 400
     except BookingConflict as exc:
         form.start.data = ""
         return [], exc, 409
@@ -508,7 +508,7 @@ def firm_cancel_visit(token: str):
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:
         if as_json:
-            return json_error(_("Diesen Termin gibt es nicht."), 404, "token")
+            return json_error(_("Diesen Termin gibt es nicht."), 404, "token", code="visit.not_found")
         abort(404)
     if not as_json:
         _check_form_csrf()
@@ -516,9 +516,9 @@ def firm_cancel_visit(token: str):
     try:
         with booking_transaction(db.session, partner_id):
             booking.cancel_visit(db.session, db.session.get(Visit, visit_id), clock(), by_firm=True)
-    except NotAllowed:
+    except NotAllowed as exc:
         if as_json:
-            return json_error(_state_message(), 409, "status")
+            return json_error(_state_message(), 409, "status", code=exc.code)
         flash(_state_message(), "error")
         return redirect(url_for("scheduling.manage_visit", token=token), 303)
     visit = db.session.get(Visit, visit_id)
@@ -538,42 +538,42 @@ def firm_reschedule_visit(token: str):
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:
         if as_json:
-            return json_error(_("Diesen Termin gibt es nicht."), 404, "token")
+            return json_error(_("Diesen Termin gibt es nicht."), 404, "token", code="visit.not_found")
         abort(404)
     if as_json:
         body = request.get_json(silent=True)
         raw = body.get("start") if isinstance(body, dict) else None
         if not isinstance(raw, str):
-            return json_error(_("Bitte geben Sie den neuen Beginn als Text an, z. B. 2026-12-01T09:00."), 400,
-                              "start")
+            return invalid_response(Invalid.one("start", "start.new_not_text"), 400)
     else:
         _check_form_csrf()
         raw = request.form.get("start", "")
     try:
         new_start = parse_instant(raw, "start")
-    except LocalTimeError as exc:
-        message = exc.message if raw.strip() else _("Bitte wählen Sie einen neuen Termin aus der Liste.")
+    except Invalid as exc:
+        if not raw.strip():
+            exc = Invalid.one("start", "start.new_not_chosen")
         if as_json:
-            return json_error(message, 400, "start")
-        return _manage_page(token, visit, status=400, errors={"start": message})
+            return invalid_response(exc, 400)
+        return _manage_page(token, visit, status=400, errors=_joined(form_errors(exc)))
     visit_id, partner_id = visit.id, visit.partner_id
     try:
         with booking_transaction(db.session, partner_id):
             booking.reschedule_visit(db.session, db.session.get(Visit, visit_id), new_start, clock(), settings(),
                                      by_firm=True)
-    except NotAllowed:
+    except NotAllowed as exc:
         if as_json:
-            return json_error(_state_message(), 409, "status")
+            return json_error(_state_message(), 409, "status", code=exc.code)
         flash(_state_message(), "error")
         return redirect(url_for("scheduling.manage_visit", token=token), 303)
     except BookingConflict as exc:
         if as_json:
-            return json_error(exc.reason, 409, "start", code=exc.code, next_free=[slot_json(s) for s in exc.next_free])
+            return conflict_response(exc)
         return _manage_page(token, db.session.get(Visit, visit_id), status=409, conflict=exc)
-    except BookingInvalid as exc:
+    except Invalid as exc:
         if as_json:
-            return json_error(exc.errors[exc.field], 422, exc.field, errors=exc.errors)
-        return _manage_page(token, db.session.get(Visit, visit_id), status=422, errors=exc.errors)
+            return invalid_response(exc, 422)
+        return _manage_page(token, db.session.get(Visit, visit_id), status=422, errors=_joined(form_errors(exc)))
     visit = db.session.get(Visit, visit_id)
     mailed = send_visit_mails(visit, token)
     if as_json:
