@@ -1,10 +1,14 @@
 """Error pages and JSON errors (web boundary): coded problems in the user's language, rollback on 500."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, jsonify, render_template, request
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from network import messages  # noqa: F401  (the core's own error labels register on import)
 from network.extensions import db
 from network.labels import label
 from network.problems import Invalid, Problem
@@ -23,24 +27,55 @@ def json_error(message: str, status: int, field: str | None = None, **extra):
 
 
 def problem_message(problem: Problem) -> str:
-    """A problem in the user's language (the "error" labels registered by the domains)."""
-    return label("error", problem.code, **problem.params)
+    """A problem in the user's language (the "error" labels registered by the domains).
+
+    A message may name the field at fault as %(field)s: unless the problem's params say otherwise, that is
+    the field's label (namespace "field"), or the field's own name when it has none. Decimal numbers are
+    written the user's way (1,5 or 1.5).
+    """
+    params = {key: format_decimal(value) if isinstance(value, float) else value
+              for key, value in problem.params.items()}
+    if problem.field is not None:
+        params.setdefault("field", label("field", problem.field))
+    return label("error", problem.code, **params)
 
 
-def form_errors(exc: Invalid) -> dict[str, list[str]]:
-    """Field -> messages, for HTML forms; problems without a field go under "" (shown above the form)."""
+def form_errors(exc: Invalid, fields: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Field -> messages, for HTML forms; problems without a field go under "" (shown above the form).
+
+    fields renames the service's field names to the form's (e.g. "firm.name" -> "firm_name").
+    """
     result: dict[str, list[str]] = {}
     for problem in exc.problems:
-        result.setdefault(problem.field or "", []).append(problem_message(problem))
+        name = problem.field or ""
+        result.setdefault((fields or {}).get(name, name), []).append(problem_message(problem))
     return result
 
 
+def attach_errors(form, exc: Invalid, fields: Mapping[str, str] | None = None) -> list[str]:
+    """Put each message on its WTForms field; returns the messages that belong to no visible field."""
+    general: list[str] = []
+    for name, texts in form_errors(exc, fields).items():
+        field = form._fields.get(name) if name not in ("csrf_token", "homepage") else None
+        if field is None:
+            general.extend(texts)
+        else:
+            field.errors = [*field.errors, *texts]
+    return general
+
+
 def invalid_response(exc: Invalid, status: int = 400, **extra):
-    """JSON for refused input: the first problem as {"error", "field", "code"}, all of them under "problems"."""
+    """JSON for refused input: the first problem as {"error", "field", "code"}, then all of them.
+
+    "field" is null when the request as a whole is at fault. "problems" lists every problem with its field,
+    code and message; "errors" maps each field to its messages.
+    """
     first = exc.first
-    return json_error(problem_message(first), status, first.field, code=first.code,
-                      problems=[{"field": p.field, "code": p.code, "error": problem_message(p)} for p in exc.problems],
-                      **extra)
+    body = {"error": problem_message(first), "field": first.field, "code": first.code,
+            "problems": [{"field": p.field, "code": p.code, "error": problem_message(p)} for p in exc.problems],
+            "errors": form_errors(exc)}
+    body.update(extra)
+    return jsonify(body), status
 
 
 _MESSAGES = {
@@ -55,6 +90,8 @@ _MESSAGES = {
 
 
 def register(app: Flask) -> None:
+    app.jinja_env.globals["problem_message"] = problem_message
+
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
         status = error.code or 500

@@ -13,7 +13,14 @@ log = logging.getLogger(__name__)
 
 
 class MailError(RuntimeError):
-    """The message could not be handed to the SMTP server."""
+    """The message could not be handed to the SMTP server; .recipient and .detail (the transport's reason)."""
+
+    code = "mail.failed"
+
+    def __init__(self, recipient: str, detail: str) -> None:
+        super().__init__(f"{self.code}: {recipient}: {detail}")
+        self.recipient = recipient
+        self.detail = detail
 
 
 class Mailer:
@@ -56,5 +63,5 @@ class Mailer:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(msg)
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"SMTP-Versand an {msg['To']} fehlgeschlagen: {exc}") from exc
+            raise MailError(str(msg["To"]), str(exc)) from exc
         return "smtp"

@@ -176,6 +176,24 @@ def make_user(taxonomy) -> Callable[..., User]:
     return _make
 
 
+def visible_text(page: str) -> str:
+    """Text nodes and the attributes people see or hear (placeholder, title, aria-label, alt) of an HTML page."""
+    import html as htmllib
+    import re
+
+    body = re.sub(r"<script\b.*?</script>|<style\b.*?</style>", " ", page, flags=re.S)
+    attributes = re.findall(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"', body)
+    text = re.sub(r"<[^>]+>", "\n", body)
+    return htmllib.unescape("\n".join([text, *attributes]))
+
+
+def has_word(text: str, word: str) -> bool:
+    """word occurs in text as a whole word (not inside a longer one)."""
+    import re
+
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
+
+
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
     assert match, "no CSRF token in the page"

@@ -15,16 +15,16 @@ from sqlalchemy import func, select
 from conftest import partner_count
 from network.directory.csvio import (
     COLUMNS,
-    ImportFailed,
-    RowError,
     export_partners,
     import_partners,
+    line_of,
     read_table,
     validate_rows,
 )
 from network.directory.demo import XSS_DEMO_NAME, seed_demo
 from network.directory.models import Organisation, Partner
 from network.extensions import db
+from network.problems import Invalid, Problem
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -76,10 +76,15 @@ def run_import(data: bytes, geocoder, now: datetime | None = NOW):
     return import_partners(db.session, io.BytesIO(data), geocoder, now=now)
 
 
-def import_errors(data: bytes, geocoder) -> list[RowError]:
-    with pytest.raises(ImportFailed) as info:
+def import_errors(data: bytes, geocoder) -> list[Problem]:
+    with pytest.raises(Invalid) as info:
         run_import(data, geocoder)
-    return info.value.errors
+    return info.value.problems
+
+
+def where(errors: Sequence[Problem]) -> list[tuple[int, str]]:
+    """(line, column) of each problem; "" for a whole line."""
+    return [(line_of(e), e.field or "") for e in errors]
 
 
 def snapshot() -> list[tuple]:
@@ -242,16 +247,15 @@ def test_non_utf8_file_is_refused_with_a_hint(taxonomy, geocoder):
     data = csv_bytes([row()]).decode("utf-8").encode("cp1252")
     errors = import_errors(data, geocoder)
     assert len(errors) == 1
-    assert "UTF-8" in errors[0].message
-    assert errors[0].line == 2  # the first umlaut is in the data row
+    assert errors[0].code == "csv.not_utf8"
+    assert line_of(errors[0]) == 2  # the first umlaut is in the data row
     assert partner_count() == 0
 
 
 def test_header_problems_are_reported_on_line_one(taxonomy, geocoder):
     errors = import_errors(b"name,kind,emial\r\nA,innovationscoach,a@example.org\r\n", geocoder)
-    assert {(e.line, e.field) for e in errors} == {(1, "emial"), (1, "region")}
-    assert any("Unbekannte Spalte" in e.message for e in errors)
-    assert any("Pflichtspalte" in e.message for e in errors)
+    assert set(where(errors)) == {(1, "emial"), (1, "region")}
+    assert {e.code for e in errors} == {"column.unknown", "column.missing"}
 
 
 def test_trailing_empty_columns_are_ignored_but_stray_values_are_not(taxonomy, geocoder):
@@ -260,77 +264,76 @@ def test_trailing_empty_columns_are_ignored_but_stray_values_are_not(taxonomy, g
     assert run_import(ok.encode(), geocoder).created == 1
     bad = header + "B;innovationscoach;hagen;51.36;7.47;;\r\nC;innovationscoach;hagen;51.36;7.47;;verloren;x\r\n"
     errors = import_errors(bad.encode(), geocoder)
-    assert [(e.line, e.field) for e in errors] == [(3, "")]
-    assert "Spalte 7" in errors[0].message
+    assert where(errors) == [(3, "")]
+    assert errors[0].code == "csv.stray_cell" and errors[0].params["column"] == 7
 
 
 def test_empty_lines_are_skipped_but_counted(taxonomy, geocoder):
     data = csv_bytes([row(name="A")]) + b",,,,\r\n\r\n" + csv_bytes([row(name="B", email="kaputt")])[
         len(csv_bytes([])):]
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(5, "email")]
+    assert where(errors) == [(5, "email")]
 
 
 def test_line_numbers_count_records_not_physical_lines(taxonomy, geocoder):
     # A quoted line break stays inside one spreadsheet row, so the bad row is line 3, not 5.
     data = csv_bytes([row(name="A", description="eins\nzwei\ndrei"), row(name="B", email="nope")])
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(3, "email")]
+    assert where(errors) == [(3, "email")]
 
 
 # --- validation -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "overrides, field, phrase",
+    "overrides, field, code",
     [
-        ({"name": ""}, "name", "Name fehlt"),
-        ({"kind": "Zauberer"}, "kind", "Unbekannte Art „Zauberer“"),
-        ({"kind": ""}, "kind", "Art fehlt"),
-        ({"region": "Bayern"}, "region", "Unbekannte Region „Bayern“"),
-        ({"topics": "prozessoptimierung|Blockchain"}, "topics", "Unbekanntes Thema „Blockchain“"),
-        ({"longitude": ""}, "longitude", "gehören zusammen"),
-        ({"latitude": ""}, "latitude", "gehören zusammen"),
-        ({"latitude": "91"}, "latitude", "außerhalb"),
-        ({"longitude": "-181"}, "longitude", "außerhalb"),
-        ({"latitude": "7.29", "longitude": "51.28"}, "latitude", "vertauscht"),
-        ({"latitude": "nord"}, "latitude", "keine Zahl"),
-        ({"latitude": "nan"}, "latitude", "keine endliche Zahl"),
-        ({"email": "erika@"}, "email", "keine gültige E-Mail-Adresse"),
-        ({"service_radius_km": "weit"}, "service_radius_km", "keine Zahl"),
-        ({"service_radius_km": "0"}, "service_radius_km", "größer als 0"),
-        ({"service_radius_km": "9999"}, "service_radius_km", "höchstens"),
-        ({"postcode": "5833"}, "postcode", "fünfstellige"),
-        ({"website": "javascript:alert(1)"}, "website", "keine Webadresse"),
-        ({"languages": "deutsch"}, "languages", "kein Sprachkürzel"),
-        ({"is_person": "vielleicht"}, "is_person", "weder ja noch nein"),
-        ({"confirmed_at": "gestern"}, "confirmed_at", "kein Datum"),
-        ({"confirmed_at": "2030-01-01"}, "confirmed_at", "Zukunft"),
-        ({"name": "x" * 201}, "name", "zu lang"),
-        ({"description": "a\x00b"}, "description", "Steuerzeichen"),
-        ({"latitude": "", "longitude": "", "postcode": "", "city": ""}, "city", "Postleitzahl oder Ort"),
+        ({"name": ""}, "name", "name.missing"),
+        ({"kind": "Zauberer"}, "kind", "kind.unknown"),
+        ({"kind": ""}, "kind", "kind.missing"),
+        ({"region": "Bayern"}, "region", "region.unknown"),
+        ({"topics": "prozessoptimierung|Blockchain"}, "topics", "topic.unknown"),
+        ({"longitude": ""}, "longitude", "coordinates.incomplete"),
+        ({"latitude": ""}, "latitude", "coordinates.incomplete"),
+        ({"latitude": "91"}, "latitude", "latitude.out_of_range"),
+        ({"longitude": "-181"}, "longitude", "longitude.out_of_range"),
+        ({"latitude": "7.29", "longitude": "51.28"}, "latitude", "coordinates.swapped"),
+        ({"latitude": "nord"}, "latitude", "number.invalid"),
+        ({"latitude": "nan"}, "latitude", "number.not_finite"),
+        ({"email": "erika@"}, "email", "email.invalid"),
+        ({"service_radius_km": "weit"}, "service_radius_km", "number.invalid"),
+        ({"service_radius_km": "0"}, "service_radius_km", "service_radius_km.out_of_range"),
+        ({"service_radius_km": "9999"}, "service_radius_km", "service_radius_km.out_of_range"),
+        ({"postcode": "5833"}, "postcode", "postcode.invalid"),
+        ({"website": "javascript:alert(1)"}, "website", "website.invalid"),
+        ({"languages": "deutsch"}, "languages", "languages.invalid"),
+        ({"is_person": "vielleicht"}, "is_person", "boolean.invalid"),
+        ({"confirmed_at": "gestern"}, "confirmed_at", "date.invalid"),
+        ({"confirmed_at": "2030-01-01"}, "confirmed_at", "date.in_future"),
+        ({"name": "x" * 201}, "name", "value.too_long"),
+        ({"description": "a\x00b"}, "description", "value.control_character"),
+        ({"latitude": "", "longitude": "", "postcode": "", "city": ""}, "city", "place.missing"),
     ],
 )
-def test_bad_values_name_line_field_and_reason(taxonomy, geocoder, overrides, field, phrase):
+def test_bad_values_name_line_field_and_reason(taxonomy, geocoder, overrides, field, code):
     data = csv_bytes([row(name="Gut"), row(**overrides)])
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(3, field)], errors
-    assert phrase in errors[0].message
-    assert str(errors[0]).startswith(f"Zeile 3, Feld {field}: ")
+    assert where(errors) == [(3, field)], errors
+    assert errors[0].code == code
     assert partner_count() == 0
 
 
 def test_every_error_of_every_row_is_reported(taxonomy, geocoder):
     data = csv_bytes([row(name="A", email="x"), row(name="B"), row(name="", kind="nix", region="nix")])
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(2, "email"), (4, "name"), (4, "kind"), (4, "region")]
+    assert where(errors) == [(2, "email"), (4, "name"), (4, "kind"), (4, "region")]
 
 
 def test_duplicate_rows_in_the_file(taxonomy, geocoder):
     data = csv_bytes([row(), row(name="Anderer"), row(name="erika musterfrau")])
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(4, "name")]
-    assert "Zeile 2" in errors[0].message
+    assert where(errors) == [(4, "name")]
+    assert errors[0].code == "row.duplicate" and errors[0].params["other"] == 2
 
 
 def test_validate_rows_writes_nothing_and_returns_the_good_rows(taxonomy, geocoder):
@@ -338,7 +341,7 @@ def test_validate_rows_writes_nothing_and_returns_the_good_rows(taxonomy, geocod
     result = validate_rows(db.session, io.BytesIO(data), geocoder, now=NOW)
     assert not result.ok
     assert [r.name for r in result.rows] == ["A"]
-    assert [(e.line, e.field) for e in result.errors] == [(3, "email")]
+    assert where(result.errors) == [(3, "email")]
     assert not db.session.new
 
 
@@ -355,7 +358,7 @@ def test_website_without_scheme_gets_https(taxonomy, geocoder, written, stored):
 @pytest.mark.parametrize("website", ["javascript:alert(1)", "data:text/html,<b>x</b>", "ftp://example.org", "http://"])
 def test_website_other_schemes_are_refused(taxonomy, geocoder, website):
     errors = import_errors(csv_bytes([row(website=website)]), geocoder)
-    assert [(e.line, e.field) for e in errors] == [(2, "website")]
+    assert where(errors) == [(2, "website")]
 
 
 def test_confirmed_at_accepts_german_dates_as_berlin_days(taxonomy, geocoder):
@@ -387,8 +390,9 @@ def test_unknown_place_is_a_row_error(taxonomy, geocoder):
     data = csv_bytes([row(name="A"), row(name="B", latitude="", longitude="", street="", postcode="",
                                          city="Xyzzyqwerthausen")])
     errors = import_errors(data, geocoder)
-    assert [(e.line, e.field) for e in errors] == [(3, "city")]
-    assert "Ort nicht gefunden" in errors[0].message
+    assert where(errors) == [(3, "city")]
+    assert errors[0].code in ("place.not_found", "place.not_found_suggestions")
+    assert errors[0].params["query"] == "Xyzzyqwerthausen"
     assert partner_count() == 0
 
 
@@ -435,8 +439,8 @@ def _big_file(bad_index: int | None) -> bytes:
 def test_bad_row_in_5000_writes_nothing_then_fixed_file_imports_all(taxonomy, geocoder):
     bad_index = 2716
     errors = import_errors(_big_file(bad_index), geocoder)
-    assert [(e.line, e.field) for e in errors] == [(bad_index + 2, "email")]
-    assert str(errors[0]).startswith(f"Zeile {bad_index + 2}, Feld email:")
+    assert where(errors) == [(bad_index + 2, "email")]
+    assert errors[0].code == "email.invalid"
     assert not db.session.new
     db.session.rollback()
     assert partner_count() == 0

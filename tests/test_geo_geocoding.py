@@ -123,7 +123,7 @@ def test_not_found_message_and_suggestions(gazetteer: Gazetteer) -> None:
     geocoder = Geocoder(gazetteer)
     with pytest.raises(GeocodeNotFound) as info:
         geocoder.geocode("Schwlm")
-    assert str(info.value) == "Ort oder PLZ nicht gefunden: Schwlm"
+    assert info.value.code == "place.not_found" and str(info.value) == "place.not_found: Schwlm"
     assert info.value.query == "Schwlm"
     assert "Schwelm, Nordrhein-Westfalen" in info.value.suggestions
 
@@ -139,7 +139,7 @@ def test_empty_query(gazetteer: Gazetteer, query: str) -> None:
     with pytest.raises(GeocodeNotFound) as info:
         Geocoder(gazetteer).geocode(query)
     assert info.value.suggestions == []
-    assert str(info.value).startswith("Ort oder PLZ nicht gefunden:")
+    assert str(info.value).startswith("place.not_found:")
 
 
 def test_not_found_survives_pickling() -> None:
@@ -147,7 +147,7 @@ def test_not_found_survives_pickling() -> None:
 
     error = pickle.loads(pickle.dumps(GeocodeNotFound("Schwlm", ["Schwelm, Nordrhein-Westfalen"])))
     assert error.query == "Schwlm" and error.suggestions == ["Schwelm, Nordrhein-Westfalen"]
-    assert str(error) == "Ort oder PLZ nicht gefunden: Schwlm"
+    assert error.code == "place.not_found" and str(error) == "place.not_found: Schwlm"
 
 
 def _settings(instance: Path, environ: dict[str, str]) -> dict:
@@ -211,7 +211,7 @@ def test_remote_miss_is_cached(gazetteer: Gazetteer, nominatim: LocalNominatim, 
     cache = tmp_path / "cache.sqlite"
     with pytest.raises(GeocodeNotFound) as info:
         remote_geocoder(gazetteer, nominatim, cache).geocode("Gibtsnichtweg 7")
-    assert str(info.value) == "Ort oder PLZ nicht gefunden: Gibtsnichtweg 7"
+    assert info.value.code == "place.not_found" and str(info.value) == "place.not_found: Gibtsnichtweg 7"
     with pytest.raises(GeocodeNotFound):
         remote_geocoder(gazetteer, nominatim, cache).geocode("Gibtsnichtweg 7")
     assert nominatim.queries() == ["Gibtsnichtweg 7"]
@@ -257,7 +257,7 @@ def test_server_error_is_not_found_and_not_cached(
     geocoder = remote_geocoder(gazetteer, nominatim, tmp_path / "cache.sqlite", min_delay_seconds=0.1)
     with pytest.raises(GeocodeNotFound) as info:
         geocoder.geocode("Kaputtstraße 1, Schwlm")
-    assert str(info.value) == "Ort oder PLZ nicht gefunden: Kaputtstraße 1, Schwlm"
+    assert info.value.code == "place.not_found" and str(info.value) == "place.not_found: Kaputtstraße 1, Schwlm"
     assert "Schwelm, Nordrhein-Westfalen" in info.value.suggestions
     assert any("Nominatim failed" in r.getMessage() for r in caplog.records)
     with pytest.raises(GeocodeNotFound):

@@ -172,39 +172,41 @@ def test_conflict_answers_409_with_the_next_free_slots(client, coach):
     assert response.status_code == 409
     data = response.get_json()
     assert data["error"] == "Der Termin überschneidet sich mit einem anderen Termin."
+    assert (data["field"], data["code"]) == ("start", "slot.overlap")
     assert data["next_free"][0] == {"start": "2026-12-01T11:00:00+01:00", "end": "2026-12-01T12:00:00+01:00"}
     assert len(data["next_free"]) == 5
     # Outside working hours, too soon, and unreachable are conflicts with reasons as well.
-    for start, code in (("2026-12-01T17:00", "outside_hours"), ("2026-11-27T09:00", "too_soon"),
-                        ("2026-12-05T10:00", "outside_hours")):
+    for start, code in (("2026-12-01T17:00", "slot.outside_hours"), ("2026-11-27T09:00", "slot.too_soon"),
+                        ("2026-12-05T10:00", "slot.outside_hours")):
         answer = client.post("/api/visits", json=body(coach.id, start=start))
         assert answer.status_code == 409 and answer.get_json()["code"] == code
     far = client.post("/api/visits", json=body(coach.id, start="2026-12-02T08:30", firm={"address": "Dortmund"}))
-    assert far.status_code == 409 and far.get_json()["code"] == "travel_from_home"
+    assert far.status_code == 409 and far.get_json()["code"] == "slot.travel_from_home"
     assert far.get_json()["next_free"][0]["start"] == "2026-12-02T09:00:00+01:00"
     assert visit_count() == 1
 
 
-@pytest.mark.parametrize(("payload", "status", "field"), [
-    (lambda pid: body(pid, firm={"email": "keine-adresse"}), 422, "firm.email"),
-    (lambda pid: body(pid, firm={"name": ""}), 422, "firm.name"),
-    (lambda pid: body(pid, firm={"contact": " "}), 422, "firm.contact"),
-    (lambda pid: body(pid, firm={"address": "Industriestraße 3, Schwelmm"}), 422, "firm.address"),
-    (lambda pid: body(pid, firm={"phone": 123}), 400, "firm.phone"),
-    (lambda pid: body(pid, duration_min=45), 422, "duration_min"),
-    (lambda pid: body(pid, duration_min="60"), 400, "duration_min"),
-    (lambda pid: body(pid, topic="gibt-es-nicht"), 422, "topic"),
-    (lambda pid: body(pid, message="x" * 2001), 422, "message"),
-    (lambda pid: body(pid, start="morgen früh"), 400, "start"),
-    (lambda pid: body(pid, start=None), 400, "start"),
-    (lambda pid: {**body(pid), "partner_id": str(pid)}, 400, "partner_id"),
-    (lambda pid: {**body(pid), "firm": "Beispiel GmbH"}, 400, "firm"),
+@pytest.mark.parametrize(("payload", "status", "field", "code"), [
+    (lambda pid: body(pid, firm={"email": "keine-adresse"}), 422, "firm.email", "email.invalid"),
+    (lambda pid: body(pid, firm={"name": ""}), 422, "firm.name", "firm.name_missing"),
+    (lambda pid: body(pid, firm={"contact": " "}), 422, "firm.contact", "firm.contact_missing"),
+    (lambda pid: body(pid, firm={"address": "Industriestraße 3, Schwelmm"}), 422, "firm.address",
+     "firm.address_unknown"),
+    (lambda pid: body(pid, firm={"phone": 123}), 400, "firm.phone", "json.not_text"),
+    (lambda pid: body(pid, duration_min=45), 422, "duration_min", "duration.not_allowed"),
+    (lambda pid: body(pid, duration_min="60"), 400, "duration_min", "duration.not_an_integer"),
+    (lambda pid: body(pid, topic="gibt-es-nicht"), 422, "topic", "topic.unknown"),
+    (lambda pid: body(pid, message="x" * 2001), 422, "message", "message.too_long"),
+    (lambda pid: body(pid, start="morgen früh"), 400, "start", "start.invalid"),
+    (lambda pid: body(pid, start=None), 400, "start", "start.not_text"),
+    (lambda pid: {**body(pid), "partner_id": str(pid)}, 400, "partner_id", "json.not_an_integer"),
+    (lambda pid: {**body(pid), "firm": "Beispiel GmbH"}, 400, "firm", "firm.not_an_object"),
 ])
-def test_bad_requests_name_the_field_and_store_nothing(client, coach, payload, status, field):
+def test_bad_requests_name_the_field_and_store_nothing(client, coach, payload, status, field, code):
     response = client.post("/api/visits", json=payload(coach.id))
     assert response.status_code == status, response.get_json()
     data = response.get_json()
-    assert data["field"] == field and data["error"]
+    assert data["field"] == field and data["code"] == code and data["error"]
     assert visit_count() == 0
 
 

@@ -11,7 +11,8 @@ from network.accounts.models import User
 from network.audit import AuditEntry
 from network.extensions import db
 from network.scheduling import availability
-from network.scheduling.booking import BookingInvalid, NotAllowed
+from network.problems import Invalid
+from network.scheduling.booking import NotAllowed
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, SchedulingProfile, WorkingHours
 
@@ -57,20 +58,24 @@ def hours_of(partner) -> list[tuple[int, int, int]]:
 # ---------------------------------------------------------------------------------------------- working hours
 
 
-@pytest.mark.parametrize("week,field,text", [
-    ({0: [("12:00", "08:00")]}, "h0", "muss nach dem Beginn"),
-    ({1: [("08:00", "12:00"), ("11:00", "14:00")]}, "h1", "überschneiden sich"),
-    ({2: [("08:00", "")]}, "h2", "Beginn und Ende"),
-    ({3: [("8 Uhr", "12:00")]}, "h3", "„8 Uhr“ ist keine Uhrzeit"),
-    ({4: [("25:00", "26:00")]}, "h4", "keine Uhrzeit"),
-    ({6: [(f"{h:02d}:00", f"{h:02d}:30") for h in range(8, 15)]}, "h6", "Höchstens 6 Zeiträume"),
+def fields(exc: Invalid) -> set[str | None]:
+    return {problem.field for problem in exc.problems}
+
+
+@pytest.mark.parametrize("week,field,code", [
+    ({0: [("12:00", "08:00")]}, "h0", "hours.end_before_start"),
+    ({1: [("08:00", "12:00"), ("11:00", "14:00")]}, "h1", "hours.overlap"),
+    ({2: [("08:00", "")]}, "h2", "hours.start_end_missing"),
+    ({3: [("8 Uhr", "12:00")]}, "h3", "hours.not_a_time"),
+    ({4: [("25:00", "26:00")]}, "h4", "hours.not_a_time"),
+    ({6: [(f"{h:02d}:00", f"{h:02d}:30") for h in range(8, 15)]}, "h6", "hours.too_many_intervals"),
 ])
-def test_invalid_intervals_are_refused_naming_the_weekday(coaches, geocoder, week, field, text):
+def test_invalid_intervals_are_refused_naming_the_weekday(coaches, geocoder, week, field, code):
     (partner, _user), _other = coaches
-    with pytest.raises(BookingInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         availability.check_working_hours(db.session, partner, {**WEEK, **week}, geocoder=geocoder, **RULES)
-    assert set(caught.value.errors) == {field}
-    assert text in caught.value.errors[field]
+    assert fields(caught.value) == {field}
+    assert code in caught.value.codes
 
 
 @pytest.mark.parametrize("changes,field", [
@@ -85,18 +90,18 @@ def test_invalid_intervals_are_refused_naming_the_weekday(coaches, geocoder, wee
 ])
 def test_invalid_rules_are_refused_naming_the_field(coaches, geocoder, changes, field):
     (partner, _user), _other = coaches
-    with pytest.raises(BookingInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         availability.check_working_hours(db.session, partner, WEEK, geocoder=geocoder, **{**RULES, **changes})
-    assert set(caught.value.errors) == {field}
+    assert fields(caught.value) == {field}
 
 
 def test_every_problem_is_reported_in_one_round_and_nothing_is_written(coaches, geocoder):
     (partner, _user), _other = coaches
     before = hours_of(partner)
-    with pytest.raises(BookingInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         availability.check_working_hours(db.session, partner, {0: [("09:00", "08:00")], 5: [("x", "y")]},
                                          geocoder=geocoder, home_address="", min_notice_hours="", horizon_weeks="")
-    assert set(caught.value.errors) == {"h0", "h5", "home_address", "min_notice_hours", "horizon_weeks"}
+    assert fields(caught.value) == {"h0", "h5", "home_address", "min_notice_hours", "horizon_weeks"}
     assert hours_of(partner) == before
     assert db.session.scalar(select(func.count(SchedulingProfile.id))) == 0
 
@@ -164,9 +169,9 @@ def test_a_single_day_needs_no_end(coaches):
 def test_invalid_absences_are_refused_naming_the_field(coaches, values, field):
     (partner, user), _other = coaches
     form = {"start_date": "2026-12-07", "end_date": "2026-12-08", "reason": "vacation", "note": "", **values}
-    with pytest.raises(BookingInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         availability.add_absence(db.session, partner, actor=user, **form)
-    assert set(caught.value.errors) == {field}
+    assert fields(caught.value) == {field}
     db.session.rollback()
     assert absences_of(partner) == [] and audit_rows() == []
 
@@ -180,10 +185,11 @@ def test_invalid_absences_are_refused_naming_the_field(coaches, values, field):
 def test_overlapping_absences_are_refused(coaches, start, end):
     (partner, user), _other = coaches
     add(partner, user, "2026-12-07", "2026-12-09")
-    with pytest.raises(BookingInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         add(partner, user, start, end)
-    assert set(caught.value.errors) == {"start_date"}
-    assert "07.12.2026" in caught.value.errors["start_date"] and "09.12.2026" in caught.value.errors["start_date"]
+    [problem] = caught.value.problems
+    assert (problem.field, problem.code) == ("start_date", "absence.overlap")
+    assert problem.params == {"first": "07.12.2026", "last": "09.12.2026"}
     assert absences_of(partner) == [(date(2026, 12, 7), date(2026, 12, 9))]
     assert len(audit_rows()) == 1
 

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from conftest import ON_POSTGRES, overlapping_active_pairs, visit_count
 from network.extensions import db
+from network.problems import Invalid
 from network.scheduling.booking import (
     BookingConflict,
-    BookingInvalid,
     FirmDetails,
     NotAllowed,
     Settings,
@@ -99,8 +99,7 @@ def test_request_creates_a_requested_visit_that_holds_its_slot(coach):
     assert at(WED, 10) not in got and at(WED, 9, 30) not in got
     with pytest.raises(BookingConflict) as info:
         request(partner, at(WED, 10, 30), name="Zweite GmbH")
-    assert info.value.code == "overlap"
-    assert "überschneidet" in info.value.reason
+    assert info.value.code == "slot.overlap" and info.value.problem.field == "start"
     assert visit_count() == 1
 
 
@@ -180,7 +179,7 @@ def test_travel_time_is_checked_on_request(coach):
     # 11:00 at the Schwelm firm: Hagen -> Schwelm takes ~38 min.
     with pytest.raises(BookingConflict) as info:
         request(partner, at(WED, 11), name="Schwelm AG")
-    assert info.value.code == "travel_before"
+    assert info.value.code == "slot.travel_before"
     assert info.value.next_free[0].start == at(WED, 12)  # 11:30 is 7.5 min short of the ~38 min trip
     # The same firm back-to-back is fine (same place, no travel).
     request(partner, at(WED, 11), place=HAGEN, name="Muster GmbH, zweiter Termin")
@@ -188,7 +187,7 @@ def test_travel_time_is_checked_on_request(coach):
     thu = WED + timedelta(days=1)
     with pytest.raises(BookingConflict) as info:
         request(partner, at(thu, 8), place=HAGEN)
-    assert info.value.code == "travel_from_home"
+    assert info.value.code == "slot.travel_from_home"
     request(partner, at(thu, 9), place=HAGEN)
 
 
@@ -209,14 +208,14 @@ def test_coach_booking_rechecks_and_may_leave_working_hours(coach):
     request(partner, at(WED, 10))
     with pytest.raises(BookingConflict) as info:
         book(partner, user, at(WED, 10, 30))
-    assert info.value.code == "overlap"
+    assert info.value.code == "slot.overlap"
     early = book(partner, user, at(WED, 6, 30))  # before working hours, and at short notice
     assert fresh(early.id).status == "confirmed" and fresh(early.id).requested_by == "coach"
     soon = book(partner, user, NOW + timedelta(hours=2))
     assert fresh(soon.id).status == "confirmed"
     with pytest.raises(BookingConflict) as info:
         book(partner, user, NOW - timedelta(hours=1))
-    assert info.value.code == "in_past"
+    assert info.value.code == "slot.in_past"
 
 
 def test_confirm_rechecks_with_the_current_rules(coach):
@@ -228,7 +227,7 @@ def test_confirm_rechecks_with_the_current_rules(coach):
     with pytest.raises(BookingConflict) as info:
         with booking_transaction(db.session, partner.id):
             confirm_visit(db.session, fresh(second.id), user, NOW, strict)
-    assert info.value.code == "travel_before"
+    assert info.value.code == "slot.travel_before"
     assert fresh(second.id).status == "requested" and fresh(second.id).sequence == 0
     with booking_transaction(db.session, partner.id):
         confirm_visit(db.session, fresh(second.id), user, NOW, SETTINGS)
@@ -248,7 +247,7 @@ def test_confirm_rechecks_against_visits_written_past_the_service(coach):
     with pytest.raises(BookingConflict) as info:
         with booking_transaction(db.session, partner.id):
             confirm_visit(db.session, fresh(visit.id), user, NOW, SETTINGS)
-    assert info.value.code == "travel_after"
+    assert info.value.code == "slot.travel_after"
     assert fresh(visit.id).status == "requested"
 
 
@@ -259,7 +258,7 @@ def test_reschedule_rechecks_and_leaves_the_visit_unchanged_on_conflict(coach):
     with pytest.raises(BookingConflict) as info:
         with booking_transaction(db.session, partner.id):
             reschedule_visit(db.session, fresh(b.id), at(WED, 10, 30), NOW, SETTINGS, actor=user)
-    assert info.value.code == "overlap"
+    assert info.value.code == "slot.overlap"
     assert info.value.next_free and all(s.start >= at(WED, 10, 30) for s in info.value.next_free)
     b = fresh(b.id)
     assert to_local(b.start_at).hour == 14 and b.sequence == 0
@@ -287,7 +286,7 @@ def test_firm_reschedule_of_a_confirmed_visit_makes_it_requested_again(coach):
     with pytest.raises(BookingConflict) as info:
         with booking_transaction(db.session, partner.id):
             reschedule_visit(db.session, fresh(visit.id), at(WED, 18), later, SETTINGS, by_firm=True)
-    assert info.value.code == "outside_hours"
+    assert info.value.code == "slot.outside_hours"
     with booking_transaction(db.session, partner.id):
         confirm_visit(db.session, fresh(visit.id), user, later, SETTINGS)
     with booking_transaction(db.session, partner.id):
@@ -329,7 +328,7 @@ def test_state_rules(coach):
         with pytest.raises(NotAllowed) as info:
             with booking_transaction(db.session, partner.id):
                 action(fresh(visit.id))
-        assert str(info.value) == "state"
+        assert str(info.value) == "state" and info.value.code == "visit.wrong_state"
     assert fresh(visit.id).status == "cancelled" and fresh(visit.id).sequence == 1
 
     confirmed = book(partner, user, at(WED, 14))
@@ -352,10 +351,10 @@ def test_state_rules(coach):
 def test_decline_needs_a_reason(coach):
     partner, user = coach
     visit, _ = request(partner, at(WED, 10))
-    with pytest.raises(BookingInvalid) as info:
+    with pytest.raises(Invalid) as info:
         with booking_transaction(db.session, partner.id):
             decline_visit(db.session, fresh(visit.id), user, "  ", NOW)
-    assert info.value.field == "reason"
+    assert (info.value.first.field, info.value.codes) == ("reason", ["reason.missing"])
     assert fresh(visit.id).status == "requested"
 
 
@@ -373,7 +372,7 @@ def test_expired_requests_cannot_be_confirmed_or_revived(coach):
         with pytest.raises(NotAllowed) as info:
             with booking_transaction(db.session, partner.id):
                 action(fresh(visit.id))
-        assert str(info.value) == "state"
+        assert str(info.value) == "state" and info.value.code == "visit.wrong_state"
     visit = fresh(visit.id)
     # The refusals rolled back: nothing moved; writing the expiry down is the next write path's job.
     assert visit.status == "requested" and to_local(visit.start_at).hour == 10 and visit.sequence == 0
@@ -394,7 +393,7 @@ def test_other_coaches_may_not_touch_the_visits(coach, make_coach):
         with pytest.raises(NotAllowed) as info:
             with booking_transaction(db.session, partner.id):
                 action(fresh(visit.id))
-        assert str(info.value) == "visit"
+        assert str(info.value) == "visit" and info.value.code == "visit.forbidden"
     with pytest.raises(NotAllowed):
         book(partner, other, at(WED, 14))
     assert fresh(visit.id).status == "requested" and visit_count() == 1
@@ -402,23 +401,22 @@ def test_other_coaches_may_not_touch_the_visits(coach, make_coach):
 
 # --- input ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, duration, field", [
-    ({"name": " "}, 60, "firm.name"),
-    ({"name": "x" * 201}, 60, "firm.name"),
-    ({"address": ""}, 60, "firm.address"),
-    ({"place": None}, 60, "firm.address"),
-    ({"contact": ""}, 60, "firm.contact"),
-    ({"email": ""}, 60, "firm.email"),
-    ({"email": "keine-adresse"}, 60, "firm.email"),
-    ({"phone": "1" * 61}, 60, "firm.phone"),
-    ({}, 45, "duration_min"),
+@pytest.mark.parametrize("kw, duration, field, code", [
+    ({"name": " "}, 60, "firm.name", "firm.name_missing"),
+    ({"name": "x" * 201}, 60, "firm.name", "firm.name_too_long"),
+    ({"address": ""}, 60, "firm.address", "firm.address_missing"),
+    ({"place": None}, 60, "firm.address", "firm.address_not_found"),
+    ({"contact": ""}, 60, "firm.contact", "firm.contact_missing"),
+    ({"email": ""}, 60, "firm.email", "firm.email_missing"),
+    ({"email": "keine-adresse"}, 60, "firm.email", "email.invalid"),
+    ({"phone": "1" * 61}, 60, "firm.phone", "firm.phone_too_long"),
+    ({}, 45, "duration_min", "duration.not_allowed"),
 ])
-def test_bad_input_names_the_field_and_stores_nothing(coach, kw, duration, field):
+def test_bad_input_names_the_field_and_stores_nothing(coach, kw, duration, field, code):
     partner, _ = coach
-    with pytest.raises(BookingInvalid) as info:
+    with pytest.raises(Invalid) as info:
         request(partner, at(WED, 10), duration=duration, **kw)
-    assert field in info.value.errors
-    assert info.value.errors[field]
+    assert [(p.field, p.code) for p in info.value.problems] == [(field, code)]
     assert visit_count() == 0
 
 
@@ -597,6 +595,6 @@ def test_service_turns_a_constraint_violation_into_a_conflict(app_ctx, coach):
     finally:
         event.remove(session, "before_flush", sneak_in)
     assert fired
-    assert info.value.code == "overlap"
+    assert info.value.code == "slot.overlap"
     assert info.value.next_free and all(s.start >= at(WED, 11) for s in info.value.next_free[:1])
     assert visit_count() == 1 and db.session.scalar(select(Visit.uid)) == "sneaky"

@@ -131,7 +131,7 @@ def test_partial_overlap_raced_from_different_threads_one_wins(live_server, coac
     results, elapsed = race(f"{live_server}/api/visits", bodies, WORKERS)
     check_outcome(results, caplog, partner_id=coach_id, label="partial overlap", elapsed=elapsed)
     reasons = Counter(json.loads(body).get("code") for status, body in results if status == 409)
-    assert set(reasons) == {"overlap"}
+    assert set(reasons) == {"slot.overlap"}
     assert elapsed < 60
 
 
@@ -144,7 +144,7 @@ def test_adjacent_slots_at_distant_firms_raced_one_wins(live_server, coach_id, c
     results, elapsed = race(f"{live_server}/api/visits", bodies, WORKERS)
     check_outcome(results, caplog, partner_id=coach_id, label="travel time", elapsed=elapsed)
     reasons = Counter(json.loads(body).get("code") for status, body in results if status == 409)
-    assert reasons.keys() <= {"overlap", "travel_before", "travel_after"}
+    assert reasons.keys() <= {"slot.overlap", "slot.travel_before", "slot.travel_after"}
     assert elapsed < 60
 
 

@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from network.problems import Invalid
 from network.scheduling.localtime import (
     BERLIN,
-    LocalTimeError,
     exists_locally,
     isoformat_local,
     local_day_bounds,
@@ -22,15 +22,14 @@ AUTUMN = [date(2026, 10, 25), date(2027, 10, 31)]
 
 @pytest.mark.parametrize("day", SPRING)
 @pytest.mark.parametrize("minute", [0, 1, 30, 59])
-def test_skipped_spring_hour_is_refused_with_a_german_message(day, minute):
+def test_skipped_spring_hour_is_refused_with_a_code_naming_the_time(day, minute):
     naive = datetime(day.year, day.month, day.day, 2, minute)
     assert not exists_locally(naive)
-    with pytest.raises(LocalTimeError) as info:
+    with pytest.raises(Invalid) as info:
         local_to_utc(naive)
-    message = info.value.message
-    assert f"{day:%d.%m.%Y} 02:{minute:02d}" in message
-    assert "gibt es in Deutschland nicht" in message and "Sommerzeit" in message
-    assert info.value.field == "start"
+    problem = info.value.first
+    assert (problem.field, problem.code) == ("start", "start.nonexistent_local_time")
+    assert problem.params["time"] == f"{day:%d.%m.%Y} 02:{minute:02d}"
 
 
 @pytest.mark.parametrize("day", SPRING)
@@ -61,10 +60,10 @@ def test_ambiguous_autumn_hour_takes_the_first_occurrence(day, minute):
 @pytest.mark.parametrize("day", SPRING + AUTUMN)
 def test_parse_instant_refuses_the_gap_and_names_the_field(day):
     if day.month == 3:
-        with pytest.raises(LocalTimeError) as info:
+        with pytest.raises(Invalid) as info:
             parse_instant(f"{day.isoformat()}T02:30", field="new_start")
-        assert info.value.field == "new_start"
-        assert "gibt es in Deutschland nicht" in info.value.message
+        assert info.value.first.field == "new_start"
+        assert info.value.codes == ["start.nonexistent_local_time"]
         # With an explicit offset the same wall-clock digits are an instant and accepted as such.
         assert parse_instant(f"{day.isoformat()}T02:30+01:00") == datetime(day.year, 3, day.day, 1, 30, tzinfo=UTC)
     else:
@@ -84,10 +83,10 @@ def test_parse_instant_accepts_wall_clock_and_offsets(text, expected):
 
 @pytest.mark.parametrize("text", ["", "   ", None, "morgen", "2026-13-01T09:00", "2026-12-01 25:00"])
 def test_parse_instant_refuses_garbage_with_a_field(text):
-    with pytest.raises(LocalTimeError) as info:
+    with pytest.raises(Invalid) as info:
         parse_instant(text, field="start")
-    assert info.value.field == "start"
-    assert info.value.message
+    assert info.value.first.field == "start"
+    assert info.value.codes == ["start.missing" if not (text or "").strip() else "start.invalid"]
 
 
 @pytest.mark.parametrize("day, hours", [
@@ -128,7 +127,7 @@ def test_every_minute_of_both_2026_change_days_round_trips_or_is_refused():
             naive = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
             try:
                 instant = local_to_utc(naive)
-            except LocalTimeError:
+            except Invalid:
                 refused += 1
                 continue
             assert to_local(instant).replace(tzinfo=None) == naive
@@ -140,10 +139,11 @@ def test_every_minute_of_both_2026_change_days_round_trips_or_is_refused():
                                   "9999-12-31T23:30:00+00:00", "1999-12-31T12:00", "2100-01-01T00:00+01:00"])
 def test_instants_outside_the_planning_range_are_refused_not_overflowing(text):
     """Year 1 or 9999 would raise OverflowError somewhere later (a 500); they are a field error instead."""
-    with pytest.raises(LocalTimeError) as info:
+    with pytest.raises(Invalid) as info:
         parse_instant(text, field="start")
-    assert info.value.field == "start" and "2000 bis 2099" in info.value.message
-    with pytest.raises(LocalTimeError):
+    assert info.value.first.field == "start" and info.value.codes == ["start.out_of_range"]
+    assert info.value.first.params == {"min": 2000, "max": 2099}
+    with pytest.raises(Invalid):
         local_to_utc(datetime(1, 1, 1, 0, 30))
 
 

@@ -124,7 +124,7 @@ def make_machine(partner_id: int, user_id: int, totals: dict[str, int]):
                 with booking_transaction(db.session, partner_id):
                     result = action()
             except BookingConflict as exc:
-                assert exc.code and exc.reason
+                assert exc.code.startswith("slot.") and exc.problem.field == "start"
                 assert before is None or before in (allowed_before or set()), (before, exc.code)
                 assert all(s.start >= self.now for s in exc.next_free)
                 self.steps["conflict"] += 1

@@ -1,7 +1,6 @@
 """The English catalogue is complete, and pages read in English when the browser asks for English."""
 from __future__ import annotations
 
-import html as htmllib
 import re
 from pathlib import Path
 
@@ -9,6 +8,9 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+
+from conftest import has_word as _has_word
+from conftest import visible_text as _visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PO_FILE = ROOT / "network" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
@@ -103,18 +105,6 @@ GERMAN_UI_WORDS = [
 
 # German map labels and attribution (folium script and legend) on the search pages.
 MAP_SCRIPT_WORDS = ["Legende", "Profil ansehen", "Gesuchter Ort", "Entfernung", "Orte:"]
-
-
-def _visible_text(page: str) -> str:
-    """Text nodes and the attributes people see or hear (placeholder, title, aria-label, alt)."""
-    body = re.sub(r"<script\b.*?</script>|<style\b.*?</style>", " ", page, flags=re.S)
-    attributes = re.findall(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"', body)
-    text = re.sub(r"<[^>]+>", "\n", body)
-    return htmllib.unescape("\n".join([text, *attributes]))
-
-
-def _has_word(text: str, word: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
 
 
 @pytest.fixture()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from network.accounts import models, privacy, routes  # noqa: F401  (tables and DSGVO erasers register on import)
-from network.accounts import labels  # noqa: F401  (the accounts words register with the core on import)
+# Tables, DSGVO erasers, labels and error labels (messages) register on import.
+from network.accounts import labels, messages, models, privacy, routes  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

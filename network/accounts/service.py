@@ -12,18 +12,10 @@ from email_validator import EmailNotValidError, validate_email
 from network import clock
 from network.accounts.forms import MIN_PASSWORD_LENGTH
 from network.accounts.models import ROLES, ApiToken, User, hash_token
+from network.problems import Invalid
 
 RESET_MAX_AGE_SECONDS = 3600
 RESET_SALT = "partnernetz-password-reset"
-
-
-class AccountError(ValueError):
-    """Invalid account data; .field names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def normalise_email(email: str) -> str:
@@ -45,18 +37,18 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
 
 def create_user(session: Session, email: str, password: str, role: str, name: str = "",
                 regions=(), partner=None) -> User:
-    """Create an account; raises AccountError naming the field; flushes."""
+    """Create an account; raises Invalid naming the field; flushes."""
     email = normalise_email(email)
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        raise AccountError("email", f"„{email}“ ist keine gültige E-Mail-Adresse.") from None
+        raise Invalid.one("email", "email.invalid", email=email) from None
     if role not in ROLES:
-        raise AccountError("role", f"Unbekannte Rolle „{role}“ (erlaubt: {', '.join(ROLES)}).")
+        raise Invalid.one("role", "role.unknown", role=role)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError("password", f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein.")
+        raise Invalid.one("password", "password.too_short", min=MIN_PASSWORD_LENGTH)
     if find_user(session, email) is not None:
-        raise AccountError("email", f"Es gibt schon ein Konto für {email}.")
+        raise Invalid.one("email", "email.taken", email=email)
     user = User(email=email, name=name, role=role, regions=list(regions), partner=partner)
     user.set_password(password)
     session.add(user)

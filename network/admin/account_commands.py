@@ -6,9 +6,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from network.accounts.models import ROLES
-from network.accounts.service import AccountError, create_user
+from network.accounts.service import create_user
 from network.directory.models import Partner, Region
+from network.errors import problem_message
 from network.extensions import db
+from network.problems import Invalid
 
 
 @click.command("create-user")
@@ -40,9 +42,9 @@ def create_user_cmd(email: str, role: str, name: str, regions: tuple[str, ...], 
         raise click.BadParameter("Ein Coach-Konto braucht seinen Eintrag.", param_hint="--partner-id")
     try:
         user = create_user(db.session, email, password, role, name=name, regions=region_rows, partner=partner)
-    except AccountError as exc:
+    except Invalid as exc:
         db.session.rollback()
-        raise click.BadParameter(exc.message, param_hint=exc.field) from None
+        raise click.BadParameter(problem_message(exc.first), param_hint=exc.first.field) from None
     db.session.commit()
     click.echo(f"Konto {user.email} ({role}) angelegt.")
 

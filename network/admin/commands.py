@@ -58,7 +58,7 @@ def remind_stale(dry_run: bool, base_url: str | None, include_demo: bool) -> Non
                 try:
                     mailer.send(mailer.new_message(reminder.recipient, subject, body))
                 except MailError as exc:
-                    failed.append(f"{label}: {exc}")
+                    failed.append(f"{label}: SMTP-Versand an {exc.recipient} fehlgeschlagen: {exc.detail}")
                     continue
                 mark_reminded(db.session, partner, now)
                 # Commit each one: if the run breaks off, nobody gets the same mail twice.

@@ -14,8 +14,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from network.admin.blueprint import bp
 from network.directory.imports import ImportPreview, ImportStage, StagedImport, preview_import, run_import
-from network.directory.csvio import ImportFailed
 from network.extensions import db
+from network.problems import Invalid
 
 # Cap on the error rows rendered: a file in the wrong format can produce one error per cell.
 MAX_SHOWN_ERRORS = 500
@@ -127,11 +127,11 @@ def csv_import_confirm(token: str):
     try:
         report = run_import(db.session, claimed.read_bytes(), geocoder, actor=current_user,
                             filename=staged.filename)
-    except ImportFailed as exc:
+    except Invalid as exc:
         db.session.rollback()
         stage.release(staged, claimed)
         flash(_("Nichts importiert: Die Datei enthält Fehler (siehe unten)."), "error")
-        preview = ImportPreview(errors=exc.errors)
+        preview = ImportPreview(errors=exc.problems)
         return _render_preview(staged, preview, 422)
     except Exception:
         db.session.rollback()

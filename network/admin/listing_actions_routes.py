@@ -14,7 +14,9 @@ from werkzeug.datastructures import MultiDict
 from network.admin.blueprint import bp
 from network.admin.listings_routes import _partner_or_404
 from network.audit import AuditEntry
-from network.directory.listings import ListingInvalid, PermissionDenied, merge_listings, set_archived
+from network.directory.listings import PermissionDenied, merge_listings, set_archived
+from network.errors import problem_message
+from network.problems import Invalid
 from network.directory.maintenance import merge_candidates, merge_preview
 from network.directory.models import Partner
 from network.extensions import db
@@ -98,9 +100,9 @@ def merge_listing(partner_id: int):
         return render_template("admin/merge.html", **context)
     try:
         merge_listings(db.session, keep, duplicate, actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
-        context["errors"] = {"duplicate_id": [e.message for e in exc.errors]}
+        context["errors"] = {"duplicate_id": [problem_message(p) for p in exc.problems]}
         return render_template("admin/merge.html", **context), 400
     except PermissionDenied:
         db.session.rollback()

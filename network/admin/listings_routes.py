@@ -19,7 +19,6 @@ from network.directory.csvio import COLUMNS, export_partners, partner_values
 from network.directory.listings import (
     COACH_FIELDS,
     EDITABLE_FIELDS,
-    ListingInvalid,
     PermissionDenied,
     create_listing,
     update_listing,
@@ -29,8 +28,10 @@ from network.directory.mapview import OSM_TILES
 from network.directory.maintenance import ListingFilter, listing_query, with_relations
 from network.directory.search import Hit
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
+from network.errors import form_errors
 from network.extensions import db
 from network.i18n import current_language
+from network.problems import Invalid
 
 PER_PAGE = 50
 # --- helpers of the views ------------------------------------------------------------------------
@@ -204,9 +205,9 @@ def new_listing():
     values = _submitted_values(request.form, EDITABLE_FIELDS)
     try:
         partner = create_listing(db.session, values, _geocoder(), actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
-        return _render_form(None, values, exc.by_field, 400)
+        return _render_form(None, values, form_errors(exc), 400)
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -226,12 +227,12 @@ def edit_listing(partner_id: int):
     submitted = _submitted_values(request.form, _allowed_fields())
     try:
         update_listing(db.session, partner, submitted, _geocoder(), actor=current_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
         # Fields the user may not change show the stored value, the others what was typed.
         values = partner_values(partner)
         values.update(submitted)
-        return _render_form(partner, values, exc.by_field, 400)
+        return _render_form(partner, values, form_errors(exc), 400)
     except PermissionDenied:
         db.session.rollback()
         abort(403)

@@ -14,7 +14,6 @@ from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Sugges
 from network.directory.moderation import (
     DUPLICATE_MODES,
     AlreadyDecided,
-    DecisionInvalid,
     accept,
     find_duplicate,
     moderation_queue,
@@ -22,8 +21,10 @@ from network.directory.moderation import (
 )
 from network.directory.listings import PermissionDenied
 from network.directory.models import Kind, Region, Topic
+from network.errors import form_errors
 from network.extensions import db
 from network.i18n import current_language
+from network.problems import Invalid
 
 
 class DecisionForm(FlaskForm):
@@ -118,10 +119,10 @@ def _decide(suggestion_id: int, accepting: bool):
         db.session.rollback()
         flash(_("Dieser Vorschlag wurde bereits entschieden."), "error")
         return redirect(url_for("admin.moderation_item", suggestion_id=suggestion_id))
-    except DecisionInvalid as exc:
+    except Invalid as exc:
         db.session.rollback()
         suggestion = _suggestion_or_404(suggestion_id)
-        return _render_item(suggestion, form, errors=exc.by_field, status=400)
+        return _render_item(suggestion, form, errors=form_errors(exc), status=400)
     db.session.commit()
     if not accepting:
         flash(_("Vorschlag „%(name)s“ abgelehnt.", name=suggestion.name), "info")

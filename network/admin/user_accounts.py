@@ -14,23 +14,7 @@ from network.accounts.models import ROLES, User
 from network.accounts.service import create_user, find_user, normalise_email
 from network.audit import record
 from network.directory.models import Partner, Region
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One rule broken by the input: the form field and a code the web layer turns into a translated message."""
-
-    field: str
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class UserInvalid(ValueError):
-    """Nothing was saved; .problems names each field at fault."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(", ".join(f"{p.field}:{p.code}" for p in problems))
-        self.problems = problems
+from network.problems import Invalid, Problem
 
 
 @dataclass
@@ -69,42 +53,42 @@ def _check(session: Session, data: AccountInput, *, user: User | None, actor: Us
     problems: list[Problem] = []
     role = data.role
     if role not in ROLES:
-        problems.append(Problem("role", "role_unknown"))
+        problems.append(Problem("role", "role.unknown", {"role": role}))
     if len(data.name) > 200:
-        problems.append(Problem("name", "too_long", {"max": 200}))
+        problems.append(Problem("name", "name.too_long", {"max": 200}))
 
     regions = list(session.scalars(select(Region).where(Region.id.in_(data.region_ids or [-1]))))
     if len(regions) != len(set(data.region_ids)):
-        problems.append(Problem("regions", "region_unknown"))
+        problems.append(Problem("regions", "regions.unknown"))
     # Only an editor's regions and a coach's listing mean anything; other roles keep neither.
     if role != "editor":
         regions = []
     elif not regions and not any(p.field == "regions" for p in problems):
-        problems.append(Problem("regions", "editor_needs_region"))
+        problems.append(Problem("regions", "regions.missing"))
 
     partner: Partner | None = None
     if role == "coach":
         number = _parse_listing(data.listing)
         if number is None:
-            problems.append(Problem("listing", "coach_needs_listing"))
+            problems.append(Problem("listing", "listing.missing"))
         elif number == "invalid":
-            problems.append(Problem("listing", "listing_invalid"))
+            problems.append(Problem("listing", "listing.invalid"))
         else:
             partner = session.get(Partner, number)
             if partner is None:
-                problems.append(Problem("listing", "listing_unknown", {"id": number}))
+                problems.append(Problem("listing", "listing.unknown", {"id": number}))
             else:
                 other = session.scalar(select(User).where(User.partner_id == partner.id, User.role == "coach",
                                                           User.id != (user.id if user is not None else -1)))
                 if other is not None:
-                    problems.append(Problem("listing", "listing_taken", {"id": partner.id, "email": other.email}))
+                    problems.append(Problem("listing", "listing.taken", {"id": partner.id, "email": other.email}))
 
     if user is not None and actor is not None and user.id == actor.id:
         # An admin who demotes or disables themselves may leave the network without anyone to manage users.
         if role != "admin":
-            problems.append(Problem("role", "self_demotion"))
+            problems.append(Problem("role", "role.self_demotion"))
         if not data.is_enabled:
-            problems.append(Problem("is_enabled", "self_disable"))
+            problems.append(Problem("is_enabled", "is_enabled.self_disable"))
     return problems, regions, partner
 
 
@@ -112,29 +96,29 @@ def create_account(session: Session, data: AccountInput, *, actor: User | None, 
                    send_link: bool) -> User:
     """Create an account with a password, or with a random one to be replaced through a set-password link.
 
-    Raises UserInvalid naming the fields; flushes and writes one audit row.
+    Raises Invalid naming the fields; flushes and writes one audit row.
     """
     problems, regions, partner = _check(session, data, user=None, actor=actor)
     email = normalise_email(data.email)
     if not email:
-        problems.append(Problem("email", "email_missing"))
+        problems.append(Problem("email", "email.missing"))
     else:
         try:
             validate_email(email, check_deliverability=False)
         except EmailNotValidError:
-            problems.append(Problem("email", "email_invalid", {"email": email}))
+            problems.append(Problem("email", "email.invalid", {"email": email}))
         else:
             if find_user(session, email) is not None:
-                problems.append(Problem("email", "email_taken", {"email": email}))
+                problems.append(Problem("email", "email.taken", {"email": email}))
     password = password or ""
     if password and send_link:
-        problems.append(Problem("password", "password_or_link"))
+        problems.append(Problem("password", "password.and_link"))
     elif not password and not send_link:
-        problems.append(Problem("password", "password_or_link_missing"))
+        problems.append(Problem("password", "password.missing"))
     elif password and len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(Problem("password", "password_short", {"min": MIN_PASSWORD_LENGTH}))
+        problems.append(Problem("password", "password.too_short", {"min": MIN_PASSWORD_LENGTH}))
     if problems:
-        raise UserInvalid(problems)
+        raise Invalid(problems)
     # With a link the account still gets an unguessable password: nobody can log in before the owner sets one.
     user = create_user(session, email, password or secrets.token_urlsafe(32), data.role,
                        name=data.name.strip(), regions=regions, partner=partner)
@@ -147,10 +131,10 @@ def create_account(session: Session, data: AccountInput, *, actor: User | None, 
 
 
 def update_account(session: Session, user: User, data: AccountInput, *, actor: User | None) -> User:
-    """Change name, role, regions, linked listing and enabled flag; the e-mail stays. Raises UserInvalid; flushes."""
+    """Change name, role, regions, linked listing and enabled flag; the e-mail stays. Raises Invalid; flushes."""
     problems, regions, partner = _check(session, data, user=user, actor=actor)
     if problems:
-        raise UserInvalid(problems)
+        raise Invalid(problems)
     before = account_snapshot(user)
     user.name = data.name.strip()
     user.role = data.role

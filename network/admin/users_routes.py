@@ -1,8 +1,6 @@
 """Admin views for user accounts: list, create (password or set-password link), edit role, regions, listing, enabled."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,22 +14,17 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from network.accounts.models import ROLES, User
 from network.accounts.service import make_reset_token
 from network.admin.blueprint import bp
-from network.admin.user_accounts import (
-    AccountInput,
-    Problem,
-    UserInvalid,
-    create_account,
-    record_password_link,
-    update_account,
-)
+from network.admin.user_accounts import AccountInput, create_account, record_password_link, update_account
 from network.directory.models import Region
+from network.errors import attach_errors
 from network.extensions import db
 from network.labels import label
 from network.mail import MailError
+from network.problems import Invalid
 
 
 class UserEditForm(FlaskForm):
-    # Choices are checked by the service (one set of rules, German messages), not by WTForms.
+    # Choices are checked by the service (one set of rules, coded problems), not by WTForms.
     name = StringField(_l("Name"))
     role = SelectField(_l("Rolle"), validate_choice=False)
     regions = SelectMultipleField(_l("Regionen (nur für Redaktionen)"), validate_choice=False,
@@ -44,31 +37,6 @@ class UserCreateForm(UserEditForm):
     email = EmailField(_l("E-Mail"))
     password = PasswordField(_l("Anfangspasswort"))
     send_link = BooleanField(_l("Stattdessen einen Link zum Setzen des Passworts per E-Mail schicken"))
-
-
-_MESSAGES: dict[str, Callable[[Problem], str]] = {
-    "role_unknown": lambda p: _("Bitte wählen Sie eine der angebotenen Rollen."),
-    "too_long": lambda p: _("Höchstens %(max)d Zeichen.", max=p.params["max"]),
-    "region_unknown": lambda p: _("Bitte wählen Sie nur Regionen aus der Liste."),
-    "editor_needs_region": lambda p: _("Eine Redaktion braucht mindestens eine Region."),
-    "coach_needs_listing": lambda p: _("Ein Coach-Konto braucht seinen Eintrag: "
-                                       "bitte die Nummer des Eintrags angeben."),
-    "listing_invalid": lambda p: _("Bitte geben Sie die Nummer des Eintrags an, z. B. 17."),
-    "listing_unknown": lambda p: _("Es gibt keinen Eintrag #%(id)s.", id=p.params["id"]),
-    "listing_taken": lambda p: _("Der Eintrag #%(id)s gehört schon zum Konto %(email)s.", id=p.params["id"],
-                                 email=p.params["email"]),
-    "self_demotion": lambda p: _("Sie können sich nicht selbst die Administrationsrolle entziehen. "
-                                 "Bitten Sie eine andere Person mit Administrationsrechten darum."),
-    "self_disable": lambda p: _("Sie können Ihr eigenes Konto nicht deaktivieren."),
-    "email_missing": lambda p: _("Bitte geben Sie eine E-Mail-Adresse ein."),
-    "email_invalid": lambda p: _("„%(email)s“ ist keine gültige E-Mail-Adresse.", email=p.params["email"]),
-    "email_taken": lambda p: _("Es gibt schon ein Konto für %(email)s.", email=p.params["email"]),
-    "password_or_link": lambda p: _("Bitte entweder ein Passwort eingeben oder den Link verschicken lassen – "
-                                    "nicht beides."),
-    "password_or_link_missing": lambda p: _("Bitte geben Sie ein Anfangspasswort ein oder lassen Sie einen Link "
-                                            "zum Setzen des Passworts verschicken."),
-    "password_short": lambda p: _("Das Passwort muss mindestens %(min)d Zeichen lang sein.", min=p.params["min"]),
-}
 
 
 def _require_user_admin() -> None:
@@ -90,14 +58,10 @@ def _input_from(form: UserEditForm, email: str = "") -> AccountInput:
                         region_ids=region_ids, listing=form.listing.data or "", is_enabled=bool(form.is_enabled.data))
 
 
-def _show_problems(form: FlaskForm, problems: list[Problem]) -> None:
-    for problem in problems:
-        field = getattr(form, problem.field, None)
-        message = _MESSAGES.get(problem.code, lambda p: p.code)(problem)
-        if field is None:
-            flash(message, "error")
-        else:
-            field.errors = [*field.errors, message]
+def _show_problems(form: FlaskForm, exc: Invalid) -> None:
+    # A problem of a field this form does not have comes as a flash message.
+    for message in attach_errors(form, exc):
+        flash(message, "error")
 
 
 def _send_password_link(user: User) -> bool:
@@ -148,9 +112,9 @@ def new_user():
         try:
             user = create_account(db.session, data, actor=current_user, password=form.password.data or "",
                                   send_link=bool(form.send_link.data))
-        except UserInvalid as exc:
+        except Invalid as exc:
             db.session.rollback()
-            _show_problems(form, exc.problems)
+            _show_problems(form, exc)
         else:
             db.session.commit()
             if form.send_link.data:
@@ -189,9 +153,9 @@ def edit_user(user_id: int):
     if form.validate_on_submit():
         try:
             update_account(db.session, account, _input_from(form), actor=current_user)
-        except UserInvalid as exc:
+        except Invalid as exc:
             db.session.rollback()
-            _show_problems(form, exc.problems)
+            _show_problems(form, exc)
         else:
             db.session.commit()
             flash(_("Die Änderungen am Konto %(email)s sind gespeichert.", email=account.email), "info")

@@ -5,8 +5,10 @@ from flask import Flask
 
 from network.audit import register_scope
 from network.demo import register_demo
-from network.directory import api, api_write, commands, demo, demo_accounts, maintenance, models, privacy, routes  # noqa: F401
-from network.directory import labels  # noqa: F401  (the directory words register with the core on import)
+# labels, messages: the directory's words and error labels register on import.
+from network.directory import (  # noqa: F401
+    api, api_write, commands, demo, demo_accounts, labels, maintenance, messages, models, privacy, routes,
+)
 from network.extensions import db
 
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from network.directory.messages import param_error_message
-from network.directory.params import ParamError, parse_search
+from network.directory.params import parse_search
 from network.directory.search import find_partners
-from network.errors import json_error
+from network.errors import invalid_response
 from network.extensions import csrf, db
 from network.geo.geocoding import GeocodeNotFound
 from network.i18n import current_language
+from network.problems import Invalid
 
 bp = Blueprint("directory_api", __name__, url_prefix="/api")
 # Read-only GET endpoints; listed in docs/architecture.md under "CSRF exemptions".
@@ -56,9 +56,9 @@ def partners():
             per_page=100,
             max_per_page=1000,
         )
-    except ParamError as exc:
-        status = 404 if exc.code == "not_found" else 400
-        return json_error(param_error_message(exc), status, field=exc.field, suggestions=exc.suggestions)
+    except Invalid as exc:
+        status = 404 if exc.first.code == "search.place_not_found" else 400
+        return invalid_response(exc, status, suggestions=exc.first.params.get("suggestions", []))
     result = find_partners(db.session, parsed.query)
     lang = current_language()
     body = {
@@ -78,10 +78,10 @@ def partners():
 def geocode():
     q = (request.args.get("q") or "").strip()
     if not q:
-        return json_error(param_error_message(ParamError("q", "missing")), 400, field="q")
+        return invalid_response(Invalid.one("q", "search.missing"), 400)
     try:
         place = current_app.extensions["partnernetz.geocoder"].geocode(q)
     except GeocodeNotFound as exc:
-        return json_error(param_error_message(ParamError("near", "not_found", q)), 404, field="q",
-                          suggestions=exc.suggestions)
+        return invalid_response(Invalid.one("q", "search.place_not_found", value=q), 404,
+                                suggestions=exc.suggestions)
     return jsonify({"lat": place.lat, "lon": place.lon, "label": place.label})

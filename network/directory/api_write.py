@@ -14,16 +14,16 @@ from network.directory.api import partner_feature
 from network.directory.csvio import TOPIC_SEPARATOR
 from network.directory.listings import (
     EDITABLE_FIELDS,
-    ListingInvalid,
     PermissionDenied,
     create_listing,
     set_archived,
     update_listing,
 )
 from network.directory.models import Partner
-from network.errors import json_error
+from network.errors import invalid_response, json_error
 from network.extensions import csrf, db, limiter
 from network.i18n import current_language
+from network.problems import Invalid
 
 bp = Blueprint("directory_api_write", __name__, url_prefix="/api")
 # Authenticated only by the Authorization header, never by the session cookie: a cross-site
@@ -57,7 +57,7 @@ write_limit = limiter.shared_limit(_rate_limit, scope="api_write", key_func=_rat
 
 
 def _unauthorized(message: str, error_code: str = "invalid_token"):
-    response, status = json_error(message, 401)
+    response, status = json_error(message, 401, code="token.invalid")
     response.headers["WWW-Authenticate"] = f'Bearer realm="Partnernetz", error="{error_code}"'
     return response, status
 
@@ -66,7 +66,8 @@ def _unauthorized(message: str, error_code: str = "invalid_token"):
 def _authenticate():
     token = _bearer_token()
     if not token:
-        response, status = json_error(_("Anmeldung fehlt: Bitte senden Sie „Authorization: Bearer <Token>“."), 401)
+        response, status = json_error(_("Anmeldung fehlt: Bitte senden Sie „Authorization: Bearer <Token>“."), 401,
+                                      code="token.missing")
         response.headers["WWW-Authenticate"] = 'Bearer realm="Partnernetz"'
         return response, status
     user = user_from_api_token(db.session, token)
@@ -79,12 +80,12 @@ def _authenticate():
 def _values(body: Any, *, partial: bool) -> dict[str, str] | tuple[Any, int]:
     """JSON body -> column values as strings, or an error response naming the field."""
     if not isinstance(body, dict):
-        return json_error(_("Der Inhalt muss ein JSON-Objekt sein (Content-Type: application/json)."), 400)
+        return invalid_response(Invalid.one(None, "json.not_an_object"), 400)
     values: dict[str, str] = {}
     for key, value in body.items():
         if key not in EDITABLE_FIELDS:
-            return json_error(_("Unbekanntes oder nicht änderbares Feld „%(field)s“.", field=key), 422, field=key,
-                              errors={key: [_("Unbekanntes oder nicht änderbares Feld.")]})
+            # "field": the JSON key as sent, not a label.
+            return invalid_response(Invalid.one(key, "json.unknown_field", field=key), 422)
         if value is None:
             values[key] = ""
         elif isinstance(value, bool):
@@ -96,29 +97,25 @@ def _values(body: Any, *, partial: bool) -> dict[str, str] | tuple[Any, int]:
         elif isinstance(value, list) and key in _LIST_FIELDS and all(isinstance(v, str) for v in value):
             values[key] = _LIST_FIELDS[key].join(value)
         else:
-            return json_error(_("Das Feld „%(field)s“ hat einen unzulässigen Typ.", field=key), 422, field=key,
-                              errors={key: [_("Unzulässiger Typ.")]})
+            return invalid_response(Invalid.one(key, "json.wrong_type", field=key), 422)
     if partial and not values:
-        return json_error(_("Keine Felder zum Ändern angegeben."), 422)
+        return invalid_response(Invalid.one(None, "json.no_fields"), 422)
     return values
 
 
-def _invalid(exc: ListingInvalid):
+def _invalid(exc: Invalid):
     db.session.rollback()
-    first = exc.errors[0]
-    field = first.field or "name"
-    return json_error(_("Feld „%(field)s“: %(message)s", field=field, message=first.message), 422,
-                      field=field, errors=exc.by_field)
+    return invalid_response(exc, 422)
 
 
-def _forbidden():
+def _forbidden(exc: PermissionDenied | None = None):
     db.session.rollback()
-    return json_error(_("Dafür fehlt Ihnen die Berechtigung."), 403)
+    return json_error(_("Dafür fehlt Ihnen die Berechtigung."), 403, code=exc.code if exc else "permission.partner")
 
 
 def _not_found():
     db.session.rollback()
-    return json_error(_("Diesen Eintrag gibt es nicht."), 404)
+    return json_error(_("Diesen Eintrag gibt es nicht."), 404, code="partner.not_found")
 
 
 def partner_document(partner: Partner) -> dict[str, Any]:
@@ -154,10 +151,10 @@ def create_partner():
     try:
         partner = create_listing(db.session, values, current_app.extensions["partnernetz.geocoder"],
                                  actor=g.api_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         return _invalid(exc)
-    except PermissionDenied:
-        return _forbidden()
+    except PermissionDenied as exc:
+        return _forbidden(exc)
     db.session.commit()
     response = jsonify(partner_document(partner))
     response.status_code = 201
@@ -180,10 +177,10 @@ def update_partner(partner_id: int):
     try:
         update_listing(db.session, partner, values, current_app.extensions["partnernetz.geocoder"],
                        actor=g.api_user)
-    except ListingInvalid as exc:
+    except Invalid as exc:
         return _invalid(exc)
-    except PermissionDenied:
-        return _forbidden()
+    except PermissionDenied as exc:
+        return _forbidden(exc)
     db.session.commit()
     return jsonify(partner_document(partner))
 
@@ -196,7 +193,7 @@ def archive_partner(partner_id: int):
         return _not_found()
     try:
         set_archived(db.session, partner, True, actor=g.api_user)
-    except PermissionDenied:
-        return _forbidden()
+    except PermissionDenied as exc:
+        return _forbidden(exc)
     db.session.commit()
     return "", 204

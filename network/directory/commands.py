@@ -9,11 +9,13 @@ from flask.cli import with_appcontext
 
 from network.clock import now
 from network.demo import run_demo_loaders
-from network.directory.csvio import ImportFailed, export_partners, import_partners, read_table
+from network.directory.csvio import export_partners, import_partners, line_of, read_table
 from network.directory.demo import seed_demo, seed_demo_if_empty
 from network.directory.demo_accounts import demo_login_hint
 from network.directory.taxonomy import ensure_taxonomy
+from network.errors import problem_message
 from network.extensions import db
+from network.problems import Invalid, Problem
 
 
 @click.command("seed-demo")
@@ -55,17 +57,23 @@ def import_partners_cmd(path: str) -> None:
         with click.progressbar(length=len(table), label="Zeilen prüfen und geokodieren", show_pos=True,
                                file=sys.stderr) as bar:
             report = import_partners(db.session, table, geocoder, progress=lambda done: bar.update(done - bar.pos))
-    except ImportFailed as exc:
+    except Invalid as exc:
         db.session.rollback()
-        for error in exc.errors:
-            click.echo(str(error), err=True)
-        click.echo(f"Nichts gespeichert: {len(exc.errors)} Fehler.", err=True)
+        for problem in exc.problems:
+            click.echo(row_error_line(problem), err=True)
+        click.echo(f"Nichts gespeichert: {len(exc.problems)} Fehler.", err=True)
         raise click.exceptions.Exit(1) from None
     db.session.commit()
     click.echo(
         f"{report.created} Partner importiert "
         f"({report.geocoded} geokodiert, {report.organisations_created} neue Organisationen)."
     )
+
+
+def row_error_line(problem: Problem) -> str:
+    """One problem of a CSV file as the command prints it: "Zeile 3, Feld email: <message>"."""
+    where = f"Zeile {line_of(problem)}" + (f", Feld {problem.field}" if problem.field else "")
+    return f"{where}: {problem_message(problem)}"
 
 
 @click.command("export-partners")

@@ -17,6 +17,7 @@ from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session, selectinload
 
 from network import clock
+from network.problems import Invalid, Problem
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.geo.gazetteer import normalize
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
@@ -85,27 +86,15 @@ class SupportsGeocode(Protocol):
     def geocode(self, query: str) -> GeocodeResult: ...
 
 
-@dataclass(frozen=True)
-class RowError:
-    """A problem in the file: the line as a spreadsheet numbers it (header = 1), the column and a German reason."""
-
-    line: int
-    field: str  # a column name, or "" when the whole line or file is meant
-    message: str
-
-    def __str__(self) -> str:
-        if self.field:
-            return f"Zeile {self.line}, Feld {self.field}: {self.message}"
-        return f"Zeile {self.line}: {self.message}"
+def row_problem(line: int, column: str | None, code: str, /, **params: Any) -> Problem:
+    """A problem in the file: the column at fault (None: the whole line or file) and, as param "line",
+    the line as a spreadsheet numbers it (header = 1); a single listing (line 0) has no line."""
+    return Problem(column or None, code, {"line": line, **params} if line else params)
 
 
-class ImportFailed(Exception):
-    """The file was rejected and nothing was written; .errors lists every problem found."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        self.errors = list(errors)
-        lines = len({e.line for e in self.errors})
-        super().__init__(f"Import abgebrochen, nichts gespeichert: {len(self.errors)} Fehler in {lines} Zeile(n).")
+def line_of(problem: Problem) -> int:
+    """The file line a problem of read_table/validate_rows names (0 for a single listing)."""
+    return int(problem.params.get("line", 0))
 
 
 @dataclass(frozen=True)
@@ -151,7 +140,7 @@ class Validation:
     """The result of validate_rows: the good rows and every error; the import proceeds only when .ok."""
 
     rows: list[PartnerRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -174,7 +163,7 @@ class ImportReport:
 def read_table(fileobj: IO[bytes] | IO[str]) -> CsvTable:
     """Decode (UTF-8, with or without BOM), sniff the delimiter from the header and split the rows.
 
-    Raises ImportFailed for problems of the whole file: wrong encoding, missing or
+    Raises Invalid for problems of the whole file: wrong encoding, missing or
     unknown columns, no header.
     """
     text = _decode(fileobj.read())
@@ -183,13 +172,13 @@ def read_table(fileobj: IO[bytes] | IO[str]) -> CsvTable:
     try:
         records = list(reader)
     except csv.Error as exc:
-        raise ImportFailed([RowError(reader.line_num, "", f"Die CSV-Datei ist fehlerhaft: {exc}")]) from None
+        raise Invalid(row_problem(reader.line_num, None, "csv.malformed", detail=str(exc))) from None
     if not records or not any(cell.strip() for cell in records[0]):
-        raise ImportFailed([RowError(1, "", "Die Datei ist leer oder die Kopfzeile fehlt.")])
+        raise Invalid(row_problem(1, None, "csv.empty"))
     columns = tuple(cell.strip().lower() for cell in records[0])
     _check_header(columns)
     rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[RowError] = []
+    errors: list[Problem] = []
     # Spreadsheet numbering: one record is one line, even when a quoted cell holds line breaks.
     for line, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
@@ -197,12 +186,11 @@ def read_table(fileobj: IO[bytes] | IO[str]) -> CsvTable:
         # Cells beyond the header or under an empty heading have no column to go to.
         stray = [i for i, cell in enumerate(record) if cell.strip() and (i >= len(columns) or not columns[i])]
         if stray:
-            errors.append(RowError(line, "", f"Die Zeile hat in Spalte {stray[0] + 1} einen Wert, aber dort "
-                                             "steht keine Spaltenüberschrift."))
+            errors.append(row_problem(line, None, "csv.stray_cell", column=stray[0] + 1))
             continue
         rows.append((line, {col: (record[i] if i < len(record) else "") for i, col in enumerate(columns) if col}))
     if errors:
-        raise ImportFailed(errors)
+        raise Invalid(errors)
     return CsvTable(delimiter=delimiter, columns=columns, rows=tuple(rows))
 
 
@@ -210,16 +198,12 @@ def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportFailed([RowError(1, "", "Die Datei ist UTF-16-kodiert. Bitte als „CSV UTF-8“ speichern.")])
+        raise Invalid(row_problem(1, None, "csv.utf16"))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ImportFailed([RowError(
-            line, "",
-            "Die Datei ist nicht UTF-8-kodiert (z. B. Excel „CSV (Trennzeichen-getrennt)“). "
-            "Bitte als „CSV UTF-8 (durch Trennzeichen getrennt)“ speichern.",
-        )]) from None
+        raise Invalid(row_problem(line, None, "csv.not_utf8")) from None
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -232,21 +216,21 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _check_header(columns: tuple[str, ...]) -> None:
-    errors: list[RowError] = []
+    errors: list[Problem] = []
     seen: set[str] = set()
     for col in columns:
         if not col:
             continue  # spreadsheets add empty headings after the last column; their cells are checked per row
         if col not in COLUMNS:
-            errors.append(RowError(1, col, f"Unbekannte Spalte „{col}“. Erlaubt sind: {', '.join(COLUMNS)}."))
+            errors.append(row_problem(1, col, "column.unknown", column=col, allowed=", ".join(COLUMNS)))
         elif col in seen:
-            errors.append(RowError(1, col, f"Die Spalte „{col}“ kommt doppelt vor."))
+            errors.append(row_problem(1, col, "column.duplicate", column=col))
         seen.add(col)
     for col in REQUIRED_COLUMNS:
         if col not in columns:
-            errors.append(RowError(1, col, f"Die Pflichtspalte „{col}“ fehlt."))
+            errors.append(row_problem(1, col, "column.missing", column=col))
     if errors:
-        raise ImportFailed(errors)
+        raise Invalid(errors)
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -276,11 +260,11 @@ class _RowChecker:
     def __init__(self, line: int, values: dict[str, str]) -> None:
         self.line = line
         self.values = values
-        self.errors: list[RowError] = []
+        self.errors: list[Problem] = []
         self._texts: dict[str, str] = {}
 
-    def error(self, column: str, message: str) -> None:
-        self.errors.append(RowError(self.line, column, message))
+    def error(self, column: str, code: str, /, **params: Any) -> None:
+        self.errors.append(row_problem(self.line, column, code, **params))
 
     def text(self, column: str) -> str:
         """The cell, trimmed and with the export's formula neutralisation undone; checked once per column."""
@@ -289,10 +273,10 @@ class _RowChecker:
         value = _unneutralise(self.values.get(column, "") or "").strip()
         limit = MAX_LENGTHS.get(column)
         if "\x00" in value:
-            self.error(column, "Der Wert enthält ein unzulässiges Steuerzeichen (NUL).")
+            self.error(column, "value.control_character")
             value = ""
         elif limit is not None and len(value) > limit:
-            self.error(column, f"Der Wert ist zu lang ({len(value)} Zeichen, höchstens {limit}).")
+            self.error(column, "value.too_long", length=len(value), max=limit)
         self._texts[column] = value
         return value
 
@@ -303,10 +287,10 @@ class _RowChecker:
         try:
             value = float(raw.replace(",", ".").replace(" ", ""))
         except ValueError:
-            self.error(column, f"„{raw}“ ist keine Zahl.")
+            self.error(column, "number.invalid", value=raw)
             return None
         if not math.isfinite(value):
-            self.error(column, f"„{raw}“ ist keine endliche Zahl.")
+            self.error(column, "number.not_finite", value=raw)
             return None
         return value
 
@@ -320,8 +304,8 @@ def validate_rows(
 ) -> Validation:
     """Check every row and geocode those without coordinates; return the good rows and all errors.
 
-    Nothing is written. Each error names the line (header = line 1), the column and
-    the reason in German. `progress(n_done)` is called after each row.
+    Nothing is written. Each error names the column, the code and, as param "line",
+    the line (header = line 1). `progress(n_done)` is called after each row.
     """
     table = source if isinstance(source, CsvTable) else read_table(source)
     now = now or clock.now()
@@ -336,7 +320,7 @@ def validate_rows(
             key = (normalize(row.name), row.kind.slug, normalize(row.organisation),
                    normalize(row.street), row.postcode, normalize(row.city))
             if key in seen:
-                checker.error("name", f"Doppelte Zeile: derselbe Eintrag steht schon in Zeile {seen[key]}.")
+                checker.error("name", "row.duplicate", other=seen[key])
             else:
                 seen[key] = line
             if row.latitude is None and not checker.errors:
@@ -353,25 +337,25 @@ def validate_rows(
 def _check_row(c: _RowChecker, lookups: _Lookups, now: datetime) -> PartnerRow | None:
     name = c.text("name")
     if not name:
-        c.error("name", "Der Name fehlt.")
+        c.error("name", "name.missing")
 
     kind = None
     raw_kind = c.text("kind")
     if not raw_kind:
-        c.error("kind", "Die Art fehlt.")
+        c.error("kind", "kind.missing")
     else:
         kind = lookups.kinds.get(normalize(raw_kind))
         if kind is None:
-            c.error("kind", f"Unbekannte Art „{raw_kind}“.")
+            c.error("kind", "kind.unknown", value=raw_kind)
 
     region = None
     raw_region = c.text("region")
     if not raw_region:
-        c.error("region", "Die Region fehlt.")
+        c.error("region", "region.missing")
     else:
         region = lookups.regions.get(normalize(raw_region))
         if region is None:
-            c.error("region", f"Unbekannte Region „{raw_region}“.")
+            c.error("region", "region.unknown", value=raw_region)
 
     topics: list[Topic] = []
     for raw_topic in c.text("topics").split(TOPIC_SEPARATOR):
@@ -380,7 +364,7 @@ def _check_row(c: _RowChecker, lookups: _Lookups, now: datetime) -> PartnerRow |
             continue
         topic = lookups.topics.get(normalize(raw_topic))
         if topic is None:
-            c.error("topics", f"Unbekanntes Thema „{raw_topic}“.")
+            c.error("topics", "topic.unknown", value=raw_topic)
         elif topic not in topics:
             topics.append(topic)
 
@@ -388,26 +372,26 @@ def _check_row(c: _RowChecker, lookups: _Lookups, now: datetime) -> PartnerRow |
     street = c.text("street")
     postcode = c.text("postcode")
     if postcode and not _POSTCODE.fullmatch(postcode):
-        c.error("postcode", f"„{postcode}“ ist keine fünfstellige Postleitzahl.")
+        c.error("postcode", "postcode.invalid", value=postcode)
     city = c.text("city")
 
     latitude, longitude = _check_coordinates(c)
     if latitude is None and not (postcode or city):
-        c.error("city", "Ohne Koordinaten werden Postleitzahl oder Ort gebraucht.")
+        c.error("city", "place.missing")
 
     radius = c.number("service_radius_km")
     if radius is None:
         if not c.text("service_radius_km"):
             radius = DEFAULT_RADIUS_KM
     elif not 0 < radius <= MAX_RADIUS_KM:
-        c.error("service_radius_km", f"Der Umkreis muss größer als 0 und höchstens {MAX_RADIUS_KM:g} km sein.")
+        c.error("service_radius_km", "service_radius_km.out_of_range", max=f"{MAX_RADIUS_KM:g}")
 
     email = c.text("email")
     if email:
         try:
             validate_email(email, check_deliverability=False)
         except EmailNotValidError:
-            c.error("email", f"„{email}“ ist keine gültige E-Mail-Adresse.")
+            c.error("email", "email.invalid", email=email)
 
     website = _check_website(c)
     languages = _check_languages(c)
@@ -432,20 +416,20 @@ def _check_coordinates(c: _RowChecker) -> tuple[float | None, float | None]:
     has_lat, has_lon = bool(c.text("latitude")), bool(c.text("longitude"))
     if has_lat != has_lon:
         missing = "longitude" if has_lat else "latitude"
-        c.error(missing, "Breitengrad und Längengrad gehören zusammen: bitte beide angeben oder beide leer lassen.")
+        c.error(missing, "coordinates.incomplete")
         return None, None
     if lat is None or lon is None:
         return None, None
     ok = True
     if not -90 <= lat <= 90:
-        c.error("latitude", f"Der Breitengrad {lat:g} liegt außerhalb von -90 bis 90.")
+        c.error("latitude", "latitude.out_of_range", value=f"{lat:g}")
         ok = False
     if not -180 <= lon <= 180:
-        c.error("longitude", f"Der Längengrad {lon:g} liegt außerhalb von -180 bis 180.")
+        c.error("longitude", "longitude.out_of_range", value=f"{lon:g}")
         ok = False
     # Swapped columns put a German address into the Indian Ocean; the numbers give it away.
     if ok and 5 <= lat <= 16 and 47 <= lon <= 56:
-        c.error("latitude", "Breiten- und Längengrad sind offenbar vertauscht (Deutschland: Breite 47–56, Länge 5–16).")
+        c.error("latitude", "coordinates.swapped")
         ok = False
     return (lat, lon) if ok else (None, None)
 
@@ -461,10 +445,10 @@ def _check_website(c: _RowChecker) -> str:
         website = "https://" + website
     parts = urlsplit(website)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in website:
-        c.error("website", f"„{c.text('website')}“ ist keine Webadresse (http:// oder https://).")
+        c.error("website", "website.invalid", value=c.text("website"))
         return ""
     if len(website) > MAX_LENGTHS["website"] and len(c.text("website")) <= MAX_LENGTHS["website"]:
-        c.error("website", f"Die Webadresse ist zu lang (höchstens {MAX_LENGTHS['website']} Zeichen).")
+        c.error("website", "website.too_long", max=MAX_LENGTHS["website"])
     return website
 
 
@@ -475,7 +459,7 @@ def _check_languages(c: _RowChecker) -> str:
         if not code:
             continue
         if not _LANGUAGE.fullmatch(code):
-            c.error("languages", f"„{code}“ ist kein Sprachkürzel (erwartet z. B. de, en, tr).")
+            c.error("languages", "languages.invalid", value=code)
         elif code not in codes:
             codes.append(code)
     return ",".join(codes) or DEFAULT_LANGUAGES
@@ -489,7 +473,7 @@ def _check_bool(c: _RowChecker, column: str, default: bool) -> bool:
         return True
     if raw in _FALSE:
         return False
-    c.error(column, f"„{raw}“ ist weder ja noch nein.")
+    c.error(column, "boolean.invalid", value=raw)
     return default
 
 
@@ -499,11 +483,11 @@ def _check_confirmed_at(c: _RowChecker, now: datetime) -> datetime | None:
         return None
     value = _parse_instant(raw)
     if value is None:
-        c.error("confirmed_at", f"„{raw}“ ist kein Datum (erwartet JJJJ-MM-TT, z. B. 2025-03-01).")
+        c.error("confirmed_at", "date.invalid", value=raw)
         return None
     # A day of slack: a date typed in Berlin just after midnight is "tomorrow" in UTC.
     if value > now + timedelta(days=1):
-        c.error("confirmed_at", f"Das Datum {raw} liegt in der Zukunft.")
+        c.error("confirmed_at", "date.in_future", value=raw)
         return None
     return value
 
@@ -532,7 +516,7 @@ def _geocode_row(c: _RowChecker, row: PartnerRow, geocoder: SupportsGeocode | No
     query = ", ".join(part for part in (row.street, place) if part)
     column = "postcode" if row.postcode else "city"
     if geocoder is None:
-        c.error(column, "Koordinaten fehlen und es steht kein Geocoder zur Verfügung.")
+        c.error(column, "geocoder.missing")
         return
     # Many listings share a place (one agency, many coaches): ask once per address.
     answer = memo.get(query)
@@ -543,8 +527,10 @@ def _geocode_row(c: _RowChecker, row: PartnerRow, geocoder: SupportsGeocode | No
             answer = exc
         memo[query] = answer
     if isinstance(answer, GeocodeNotFound):
-        hint = f" Meinten Sie: {', '.join(answer.suggestions[:3])}?" if answer.suggestions else ""
-        c.error(column, f"Ort nicht gefunden: „{query}“.{hint}")
+        if answer.suggestions:
+            c.error(column, "place.not_found_suggestions", query=query, suggestions=", ".join(answer.suggestions[:3]))
+        else:
+            c.error(column, "place.not_found", query=query)
         return
     row.latitude, row.longitude, row.geocoded = answer.lat, answer.lon, True
 
@@ -561,12 +547,12 @@ def import_partners(
 ) -> ImportReport:
     """Validate every row, then create organisations and partners; flush only, the caller commits.
 
-    On any error nothing is added to the session and ImportFailed carries every
-    error. `progress(n_done)` counts rows as they are checked and geocoded, the slow part.
+    On any error nothing is added to the session and Invalid carries every
+    problem. `progress(n_done)` counts rows as they are checked and geocoded, the slow part.
     """
     validation = validate_rows(session, source, geocoder, progress=progress, now=now)
     if not validation.ok:
-        raise ImportFailed(validation.errors)
+        raise Invalid(validation.errors)
     return create_partners(session, validation.rows)
 
 
@@ -722,11 +708,11 @@ def check_listing(
     values: dict[str, str],
     geocoder: SupportsGeocode | None,
     now: datetime | None = None,
-) -> tuple[PartnerRow | None, list[RowError]]:
+) -> tuple[PartnerRow | None, list[Problem]]:
     """Check one listing given as column values, geocoding it when coordinates are missing.
 
     The same rules as a CSV row, so a form, the API and an import never disagree.
-    Errors carry line 0 and the column name as field.
+    Problems name the column as field (and no line).
     """
     checker = _RowChecker(0, {key: ("" if value is None else str(value)) for key, value in values.items()})
     row = _check_row(checker, _Lookups(session), now or clock.now())

@@ -43,11 +43,12 @@ def stale_clause(now: datetime | None = None) -> ColumnElement[bool]:
 
 
 class ConfirmLinkInvalid(Exception):
-    """The confirm link cannot be used; .reason is 'invalid', 'expired' or 'used'."""
+    """The confirm link cannot be used; .reason is 'invalid', 'expired' or 'used' (.code "confirm_link.<reason>")."""
 
     def __init__(self, reason: str, partner: Partner | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = f"confirm_link.{reason}"
         self.partner = partner
 
 

@@ -21,18 +21,19 @@ from network.audit import record
 from network.directory.models import partner_snapshot
 from network.directory.csvio import (
     CsvTable,
-    ImportFailed,
     ImportReport,
     PartnerRow,
-    RowError,
     SupportsGeocode,
     create_partners,
+    line_of,
     read_table,
+    row_problem,
     validate_rows,
 )
 from network.directory.models import Partner
 from network.geo.distance import great_circle_km
 from network.geo.gazetteer import normalize
+from network.problems import Invalid, Problem
 
 # A staged file lives this long; after that the user uploads again (and personal data in it does not linger).
 STAGE_LIFETIME = timedelta(hours=2)
@@ -156,13 +157,17 @@ class ImportStage:
 
 @dataclass(frozen=True)
 class DuplicateWarning:
-    """A row that looks like an existing listing; a warning, the import may still go ahead."""
+    """A row that looks like an existing listing; a warning, the import may still go ahead.
+
+    reason is a coded problem (the web layer words it): the same postcode or the distance in km,
+    and which listing (param partner_id) or which line of the file (param other_line) is meant.
+    """
 
     line: int
     name: str
     partner_id: int | None  # None: the look-alike is another row of the same file
     partner_name: str
-    reason: str
+    reason: Problem
 
 
 @dataclass
@@ -171,7 +176,7 @@ class ImportPreview:
 
     total: int = 0
     rows: list[PartnerRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     duplicates: list[DuplicateWarning] = field(default_factory=list)
 
     @property
@@ -184,13 +189,13 @@ class ImportPreview:
 
     @property
     def error_lines(self) -> int:
-        return len({error.line for error in self.errors})
+        return len({line_of(error) for error in self.errors})
 
 
-def _permission_errors(rows: Sequence[PartnerRow], actor) -> list[RowError]:
+def _permission_errors(rows: Sequence[PartnerRow], actor) -> list[Problem]:
     if actor is None:
         return []
-    return [RowError(row.line, "region", f"Sie dürfen in der Region „{row.region.name}“ keine Einträge anlegen.")
+    return [row_problem(row.line, "region", "region.not_allowed", region=row.region.name)
             for row in rows if not actor.can_create_partner_in(row.region.id)]
 
 
@@ -208,14 +213,14 @@ def find_duplicates(session: Session, rows: Sequence[PartnerRow],
         key = normalize(row.name)
         for existing in by_name.get(key, ()):
             reason = _same_place(row, existing.postcode, existing.latitude, existing.longitude,
-                                 f"Eintrag #{existing.id}", max_distance_km)
+                                 {"partner_id": existing.id}, max_distance_km)
             if reason:
                 warnings.append(DuplicateWarning(line=row.line, name=row.name, partner_id=existing.id,
                                                  partner_name=existing.name, reason=reason))
         # Within the file: exact repeats are errors already (validate_rows); the same name with
         # another street nearby is probably the same listing typed twice.
         for other in earlier_rows.get(key, ()):
-            reason = _same_place(row, other.postcode, other.latitude, other.longitude, f"Zeile {other.line}",
+            reason = _same_place(row, other.postcode, other.latitude, other.longitude, {"other_line": other.line},
                                  max_distance_km)
             if reason:
                 warnings.append(DuplicateWarning(line=row.line, name=row.name, partner_id=None,
@@ -224,29 +229,31 @@ def find_duplicates(session: Session, rows: Sequence[PartnerRow],
     return warnings
 
 
-def _same_place(row: PartnerRow, postcode: str, lat: float | None, lon: float | None, what: str,
-                max_distance_km: float) -> str | None:
+def _same_place(row: PartnerRow, postcode: str, lat: float | None, lon: float | None, what: dict[str, int],
+                max_distance_km: float) -> Problem | None:
+    # what: {"partner_id": n} for an existing listing, {"other_line": n} for an earlier row of the file.
+    listing = "partner_id" in what
     if row.postcode and row.postcode == postcode:
-        return f"Gleicher Name und gleiche Postleitzahl ({row.postcode}) wie {what}."
+        return Problem("name", "duplicate.same_postcode_listing" if listing else "duplicate.same_postcode_line",
+                       {"postcode": row.postcode, **what})
     if None in (row.latitude, row.longitude, lat, lon):
         return None
     km = great_circle_km(row.latitude, row.longitude, lat, lon)  # type: ignore[arg-type]
-    return f"Gleicher Name wie {what}, {_km(km)} km entfernt." if km <= max_distance_km else None
-
-
-def _km(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
+    if km > max_distance_km:
+        return None
+    return Problem("name", "duplicate.nearby_listing" if listing else "duplicate.nearby_line",
+                   {"km": round(km, 1), **what})
 
 
 def _check(session: Session, table: CsvTable, geocoder: SupportsGeocode | None, actor,
-           now: datetime | None) -> tuple[list[PartnerRow], list[RowError]]:
+           now: datetime | None) -> tuple[list[PartnerRow], list[Problem]]:
     validation = validate_rows(session, table, geocoder, now=now)
     denied = _permission_errors(validation.rows, actor)
-    denied_lines = {error.line for error in denied}
+    denied_lines = {line_of(error) for error in denied}
     rows = [row for row in validation.rows if row.line not in denied_lines]
-    errors = sorted(validation.errors + denied, key=lambda e: (e.line, e.field))
+    errors = sorted(validation.errors + denied, key=lambda e: (line_of(e), e.field or ""))
     if not table.rows:
-        errors.append(RowError(2, "", "Die Datei enthält keine Datenzeilen."))
+        errors.append(row_problem(2, None, "csv.no_rows"))
     return rows, errors
 
 
@@ -255,8 +262,8 @@ def preview_import(session: Session, data: bytes, geocoder: SupportsGeocode | No
     """Check every row (as the import would, including the actor's regions) and look for duplicates; writes nothing."""
     try:
         table = read_table(io.BytesIO(data))
-    except ImportFailed as exc:
-        return ImportPreview(total=0, errors=list(exc.errors))
+    except Invalid as exc:
+        return ImportPreview(total=0, errors=list(exc.problems))
     rows, errors = _check(session, table, geocoder, actor, now)
     return ImportPreview(total=len(table), rows=rows, errors=errors, duplicates=find_duplicates(session, rows))
 
@@ -266,11 +273,11 @@ def preview_import(session: Session, data: bytes, geocoder: SupportsGeocode | No
 
 def run_import(session: Session, data: bytes, geocoder: SupportsGeocode | None, *, actor, filename: str,
                now: datetime | None = None) -> ImportReport:
-    """Import every row or none: raises ImportFailed (nothing added) on any error; audits each listing; flushes."""
+    """Import every row or none: raises Invalid (nothing added) on any error; audits each listing; flushes."""
     table = read_table(io.BytesIO(data))
     rows, errors = _check(session, table, geocoder, actor, now)
     if errors:
-        raise ImportFailed(errors)
+        raise Invalid(errors)
     report = create_partners(session, rows)
     # The insert leaves some columns expired (confirmed_at is written as an SQL NULL); reload them in
     # batches, or each snapshot below would cost one SELECT (and one autoflush) per listing.

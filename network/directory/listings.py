@@ -10,9 +10,10 @@ from network import clock
 from network.audit import record
 from network.directory.models import partner_snapshot
 from network.accounts.models import User
-from network.directory.csvio import _ORG_TYPE_BY_KIND, COLUMNS, PartnerRow, RowError, SupportsGeocode, check_listing, partner_values
+from network.directory.csvio import _ORG_TYPE_BY_KIND, COLUMNS, PartnerRow, SupportsGeocode, check_listing, partner_values
 from network.directory.models import Organisation, Partner
 from network.geo.gazetteer import normalize
+from network.problems import Invalid
 
 # confirmed_at is not edited in a form: saving a listing is the confirmation.
 EDITABLE_FIELDS = tuple(column for column in COLUMNS if column != "confirmed_at")
@@ -22,23 +23,12 @@ COACH_FIELDS = ("street", "postcode", "city", "latitude", "longitude", "service_
 ADDRESS_FIELDS = ("street", "postcode", "city")
 
 
-class ListingInvalid(ValueError):
-    """The listing was not saved; .errors lists each field at fault with a German reason."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
-
-    @property
-    def by_field(self) -> dict[str, list[str]]:
-        result: dict[str, list[str]] = {}
-        for error in self.errors:
-            result.setdefault(error.field or "name", []).append(error.message)
-        return result
-
-
 class PermissionDenied(Exception):
-    """The user may not do this to this object."""
+    """The user may not do this to this object; str() and .code name what ("region": "permission.region")."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.code = f"permission.{what}"
 
 
 def _organisation(session: Session, name: str, kind_slug: str) -> Organisation | None:
@@ -87,11 +77,11 @@ def _merged_values(partner: Partner | None, changes: dict[str, str], allowed: tu
 
 def create_listing(session: Session, values: dict[str, str], geocoder: SupportsGeocode | None, *, actor,
                    now: datetime | None = None) -> Partner:
-    """Create a listing from column values; raises ListingInvalid or PermissionDenied; flushes."""
+    """Create a listing from column values; raises Invalid or PermissionDenied; flushes."""
     now = now or clock.now()
     row, errors = check_listing(session, _merged_values(None, values, EDITABLE_FIELDS), geocoder, now)
     if errors:
-        raise ListingInvalid(errors)
+        raise Invalid(errors)
     assert row is not None
     if actor is not None and not actor.can_create_partner_in(row.region.id):
         raise PermissionDenied("region")
@@ -105,14 +95,14 @@ def create_listing(session: Session, values: dict[str, str], geocoder: SupportsG
 
 def update_listing(session: Session, partner: Partner, values: dict[str, str], geocoder: SupportsGeocode | None,
                    *, actor, now: datetime | None = None) -> Partner:
-    """Apply changed column values (others keep their value); raises ListingInvalid or PermissionDenied; flushes."""
+    """Apply changed column values (others keep their value); raises Invalid or PermissionDenied; flushes."""
     if actor is not None and not actor.can_edit_partner(partner):
         raise PermissionDenied("partner")
     allowed = COACH_FIELDS if actor is not None and actor.is_coach else EDITABLE_FIELDS
     now = now or clock.now()
     row, errors = check_listing(session, _merged_values(partner, values, allowed), geocoder, now)
     if errors:
-        raise ListingInvalid(errors)
+        raise Invalid(errors)
     assert row is not None
     if actor is not None and not actor.can_create_partner_in(row.region.id) and not actor.is_coach:
         # An editor may not move a listing into a region they do not maintain.
@@ -154,7 +144,7 @@ def confirm_listing(session: Session, partner: Partner, *, actor, now: datetime 
 def merge_listings(session: Session, keep: Partner, duplicate: Partner, *, actor) -> Partner:
     """Merge a duplicate into keep: topics are united, empty fields of keep filled, the duplicate archived."""
     if keep.id == duplicate.id:
-        raise ListingInvalid([RowError(0, "duplicate", "Ein Eintrag kann nicht mit sich selbst zusammengeführt werden.")])
+        raise Invalid.one("duplicate", "duplicate.same_listing")
     if actor is not None and not (actor.can_archive_partner(keep) and actor.can_archive_partner(duplicate)):
         raise PermissionDenied("partner")
     before_keep, before_dup = partner_snapshot(keep), partner_snapshot(duplicate)

@@ -14,10 +14,11 @@ from network import clock
 from network.audit import record
 from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
 from network.directory.csvio import SupportsGeocode, check_listing
-from network.directory.listings import ListingInvalid, PermissionDenied, create_listing, merge_listings
+from network.directory.listings import PermissionDenied, create_listing, merge_listings
 from network.directory.models import Partner, Region
 from network.geo.distance import bounding_box, great_circle_km
 from network.geo.gazetteer import normalize
+from network.problems import Invalid, Problem
 
 # A proposal this close to an existing listing with a name this similar is probably that listing.
 DUPLICATE_RADIUS_KM = 2.0
@@ -34,24 +35,10 @@ _PLACELESS_AREAS = ("NRW",)
 DUPLICATE_MODES = ("merge", "create")
 
 
-class SuggestionInvalid(ValueError):
-    """Nothing was saved; .by_field maps each form field at fault to German reasons."""
-
-    def __init__(self, by_field: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in by_field.items()))
-        self.by_field = by_field
-
-
-class DecisionInvalid(ValueError):
-    """The decision could not be carried out (the suggestion stays pending); .by_field as above."""
-
-    def __init__(self, by_field: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in by_field.items()))
-        self.by_field = by_field
-
-
 class AlreadyDecided(Exception):
-    """Someone decided this suggestion already."""
+    """Someone decided this suggestion already; str() is its status."""
+
+    code = "suggestion.already_decided"
 
 
 @dataclass(frozen=True)
@@ -74,28 +61,24 @@ class QueueGroup:
 # --- public side ----------------------------------------------------------------------------------
 
 
-def _add(errors: dict[str, list[str]], key: str, message: str) -> None:
-    errors.setdefault(key, []).append(message)
-
-
-def _check_contact(errors: dict[str, list[str]], message: str, reporter_email: str, *, message_required: bool,
-                   missing_message: str = "") -> tuple[str, str]:
+def _check_contact(problems: list[Problem], message: str, reporter_email: str, *,
+                   message_required: bool) -> tuple[str, str]:
     message = (message or "").strip()
     reporter_email = (reporter_email or "").strip()
     if message_required and not message:
-        _add(errors, "message", missing_message)
+        problems.append(Problem("message", "report.message_missing"))
     if len(message) > MAX_MESSAGE_LENGTH:
-        _add(errors, "message", f"Die Nachricht ist zu lang ({len(message)} Zeichen, höchstens {MAX_MESSAGE_LENGTH}).")
+        problems.append(Problem("message", "message.too_long", {"length": len(message), "max": MAX_MESSAGE_LENGTH}))
     if "\x00" in message:
-        _add(errors, "message", "Die Nachricht enthält ein unzulässiges Steuerzeichen.")
+        problems.append(Problem("message", "message.control_character"))
     if reporter_email:
         if len(reporter_email) > 200:
-            _add(errors, "reporter_email", "Die E-Mail-Adresse ist zu lang (höchstens 200 Zeichen).")
+            problems.append(Problem("reporter_email", "email.too_long", {"max": 200}))
         else:
             try:
                 validate_email(reporter_email, check_deliverability=False)
             except EmailNotValidError:
-                _add(errors, "reporter_email", f"„{reporter_email}“ ist keine gültige E-Mail-Adresse.")
+                problems.append(Problem("reporter_email", "email.invalid", {"email": reporter_email}))
     return message, reporter_email
 
 
@@ -148,21 +131,20 @@ def submit_new_listing(session: Session, values: dict[str, Any], geocoder: Suppo
     """Check a proposed listing like any other, then queue it (as a possible duplicate if one is near); flushes.
 
     The region is the one chosen in the form, or else that of the nearest listing
-    in the directory (see nearest_region). Raises SuggestionInvalid; nothing is added then.
+    in the directory (see nearest_region). Raises Invalid; nothing is added then.
     """
     now = now or clock.now()
     proposal = {key: str(values.get(key) or "").strip() for key in PROPOSAL_FIELDS}
-    errors: dict[str, list[str]] = {}
-    message, reporter_email = _check_contact(errors, message, reporter_email, message_required=False)
+    problems: list[Problem] = []
+    message, reporter_email = _check_contact(problems, message, reporter_email, message_required=False)
     probe = dict(proposal)
     if not proposal["region"]:
         # The region follows from the place, which check_listing geocodes; a stand-in passes its required check.
         probe["region"] = session.scalar(select(Region.slug).order_by(Region.sort_order, Region.id).limit(1)) or ""
     row, row_errors = check_listing(session, probe, geocoder, now)
-    for error in row_errors:
-        _add(errors, error.field or "name", error.message)
-    if errors or row is None:
-        raise SuggestionInvalid(errors)
+    problems.extend(row_errors)
+    if problems or row is None:
+        raise Invalid(problems)
     assert row.latitude is not None and row.longitude is not None
     region = row.region if proposal["region"] else nearest_region(session, row.latitude, row.longitude, row.city)
     payload: dict[str, Any] = dict(proposal)
@@ -188,12 +170,11 @@ def submit_new_listing(session: Session, values: dict[str, Any], geocoder: Suppo
 
 def submit_report(session: Session, partner: Partner, *, message: str, reporter_email: str = "",
                   now: datetime | None = None) -> Suggestion:
-    """Queue a report that a listing is out of date; raises SuggestionInvalid; flushes."""
-    errors: dict[str, list[str]] = {}
-    message, reporter_email = _check_contact(errors, message, reporter_email, message_required=True,
-                                             missing_message="Bitte beschreiben Sie, was nicht (mehr) stimmt.")
-    if errors:
-        raise SuggestionInvalid(errors)
+    """Queue a report that a listing is out of date; raises Invalid; flushes."""
+    problems: list[Problem] = []
+    message, reporter_email = _check_contact(problems, message, reporter_email, message_required=True)
+    if problems:
+        raise Invalid(problems)
     suggestion = Suggestion(
         created_at=now or clock.now(),
         suggestion_type="outdated",
@@ -265,7 +246,7 @@ def _start_decision(session: Session, suggestion: Suggestion, actor, note: str) 
         raise AlreadyDecided(suggestion.status)
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
-        raise DecisionInvalid({"note": [f"Die Notiz ist zu lang ({len(note)} Zeichen, höchstens {MAX_NOTE_LENGTH})."]})
+        raise Invalid.one("note", "note.too_long", length=len(note), max=MAX_NOTE_LENGTH)
     return note
 
 
@@ -292,7 +273,7 @@ def accept(session: Session, suggestion: Suggestion, *, actor, geocoder: Support
     marked done, the editor then edits the listing. duplicate: mode "create" creates
     the proposal anyway, mode "merge" creates it and merges it into the existing
     listing at once (its topics and empty fields go there; the copy is archived).
-    Raises PermissionDenied, AlreadyDecided or DecisionInvalid; the caller rolls back on them.
+    Raises PermissionDenied, AlreadyDecided or Invalid; the caller rolls back on them.
     """
     now = now or clock.now()
     note = _start_decision(session, suggestion, actor, note)
@@ -307,27 +288,23 @@ def accept(session: Session, suggestion: Suggestion, *, actor, geocoder: Support
         elif mode == "merge":
             keep = suggestion.duplicate_of
             if keep is None or keep.is_archived:
-                raise DecisionInvalid({"mode": ["Den vorhandenen Eintrag gibt es nicht mehr (archiviert oder "
-                                                "gelöscht). Bitte als neuen Eintrag anlegen oder ablehnen."]})
+                raise Invalid.one("mode", "duplicate.gone")
             if not actor.can_archive_partner(keep):
-                raise DecisionInvalid({"mode": ["Der vorhandene Eintrag gehört zu einer Region, die Sie nicht "
-                                                "pflegen. Bitte wenden Sie sich an die Administration."]})
+                raise Invalid.one("mode", "duplicate.foreign_region")
             copy = create_listing(session, _listing_values(suggestion), geocoder, actor=actor, now=now)
             partner = merge_listings(session, keep, copy, actor=actor)
             suggestion.partner_id = keep.id
         else:
-            raise DecisionInvalid({"mode": ["Bitte wählen Sie: mit dem vorhandenen Eintrag zusammenführen oder "
-                                            "trotzdem als neuen Eintrag anlegen."]})
-    except ListingInvalid as exc:
-        raise DecisionInvalid(exc.by_field) from exc
+            raise Invalid.one("mode", "mode.missing")
     except PermissionDenied as exc:
-        raise DecisionInvalid({"region": ["Sie dürfen in dieser Region keine Einträge anlegen."]}) from exc
+        region = suggestion.region.name if suggestion.region is not None else ""
+        raise Invalid.one("region", "region.not_allowed", region=region) from exc
     _finish(session, suggestion, actor, "accepted", note, now, before)
     return partner
 
 
 def reject(session: Session, suggestion: Suggestion, *, actor, note: str = "", now: datetime | None = None) -> None:
-    """Reject a suggestion with an optional note; raises PermissionDenied, AlreadyDecided, DecisionInvalid; flushes."""
+    """Reject a suggestion with an optional note; raises PermissionDenied, AlreadyDecided, Invalid; flushes."""
     note = _start_decision(session, suggestion, actor, note)
     before = _snapshot(suggestion)
     _finish(session, suggestion, actor, "rejected", note, now or clock.now(), before)

@@ -10,17 +10,7 @@ from sqlalchemy.orm import Session
 from network.directory.models import Kind, Region, Topic
 from network.directory.search import SearchQuery
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult, Geocoder
-
-
-class ParamError(ValueError):
-    """A parameter is invalid. .field names it, .code says why (for translated messages), .suggestions helps."""
-
-    def __init__(self, field: str, code: str, value: str = "", suggestions: list[str] | None = None):
-        super().__init__(f"{field}: {code}")
-        self.field = field
-        self.code = code
-        self.value = value
-        self.suggestions = suggestions or []
+from network.problems import Invalid
 
 
 @dataclass(frozen=True)
@@ -36,9 +26,9 @@ def _float(args: Mapping[str, str], name: str, low: float, high: float) -> float
     try:
         value = float(raw)
     except ValueError:
-        raise ParamError(name, "not_a_number", raw) from None
+        raise Invalid.one(name, "search.not_a_number", value=raw) from None
     if value != value or not low <= value <= high:  # NaN or out of range
-        raise ParamError(name, "out_of_range", raw)
+        raise Invalid.one(name, "search.out_of_range", value=raw)
     return value
 
 
@@ -47,10 +37,10 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     if not raw:
         return default
     if not raw.isdigit():
-        raise ParamError(name, "not_a_number", raw)
+        raise Invalid.one(name, "search.not_a_number", value=raw)
     value = int(raw)
     if not low <= value <= high:
-        raise ParamError(name, "out_of_range", raw)
+        raise Invalid.one(name, "search.out_of_range", value=raw)
     return value
 
 
@@ -59,7 +49,7 @@ def _slug(session: Session, args: Mapping[str, str], name: str, model) -> str | 
     if not raw:
         return None
     if session.scalar(select(model.id).where(model.slug == raw)) is None:
-        raise ParamError(name, "unknown_value", raw)
+        raise Invalid.one(name, "search.unknown_value", value=raw)
     return raw
 
 
@@ -73,21 +63,24 @@ def parse_search(
     per_page: int,
     max_per_page: int = 100,
 ) -> ParsedSearch:
-    """Validate the parameters near|lat+lon, radius_km, kind, topic, region, q, page, per_page."""
+    """Validate the parameters near|lat+lon, radius_km, kind, topic, region, q, page, per_page.
+
+    Raises Invalid with one problem naming the parameter; a place not found carries its "suggestions".
+    """
     lat = _float(args, "lat", -90, 90)
     lon = _float(args, "lon", -180, 180)
     if (lat is None) != (lon is None):
-        raise ParamError("lon" if lon is None else "lat", "missing_pair")
+        raise Invalid.one("lon" if lon is None else "lat", "search.missing_pair")
     radius = _float(args, "radius_km", 0.1, max_radius_km)
     place: GeocodeResult | None = None
     near = (args.get("near") or "").strip()
     if len(near) > 200:
-        raise ParamError("near", "too_long", near[:50])
+        raise Invalid.one("near", "search.too_long", value=near[:50])
     if near and lat is None:
         try:
             place = geocoder.geocode(near)
         except GeocodeNotFound as exc:
-            raise ParamError("near", "not_found", near, exc.suggestions) from None
+            raise Invalid.one("near", "search.place_not_found", value=near, suggestions=exc.suggestions) from None
         lat, lon = place.lat, place.lon
     elif lat is not None:
         place = GeocodeResult(lat=lat, lon=lon, label=f"{lat:.4f}, {lon:.4f}", source="coordinates")
@@ -95,7 +88,7 @@ def parse_search(
         radius = default_radius_km
     text = (args.get("q") or "").strip()
     if len(text) > 200:
-        raise ParamError("q", "too_long", text[:50])
+        raise Invalid.one("q", "search.too_long", value=text[:50])
     query = SearchQuery(
         lat=lat,
         lon=lon,

@@ -6,12 +6,13 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from sqlalchemy import select
 
 from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapPoint, build_map
-from network.directory.messages import param_error_message
 from network.directory.models import Kind, Partner, Region, Topic
-from network.directory.params import ParamError, parse_search
+from network.directory.params import parse_search
 from network.directory.search import SearchQuery, find_partners, load_partners
+from network.errors import problem_message
 from network.extensions import db
 from network.i18n import current_language
+from network.problems import Invalid
 
 bp = Blueprint("directory", __name__)
 
@@ -104,9 +105,9 @@ def _search_page(template: str, map_height: str):
         place = parsed.place
         result = find_partners(db.session, parsed.query)
         query = parsed.query
-    except ParamError as exc:
-        error = {"field": exc.field, "message": param_error_message(exc)}
-        suggestions = exc.suggestions
+    except Invalid as exc:
+        error = {"field": exc.first.field, "message": problem_message(exc.first)}
+        suggestions = exc.first.params.get("suggestions", [])
         query = SearchQuery(per_page=cfg["SEARCH_PER_PAGE"])
         result = find_partners(db.session, query)
     map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)

@@ -12,15 +12,7 @@ from network.directory.models import Kind, Partner, Region, Topic, partner_topic
 from network.dbutil import fetch_tuples
 from network.geo.distance import EARTH_RADIUS_KM, bounding_box, cells_for_box
 from network.geo.gazetteer import normalize
-
-
-class SearchError(ValueError):
-    """A search parameter is out of range; .field names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+from network.problems import Invalid
 
 
 @dataclass(frozen=True)
@@ -43,18 +35,19 @@ class SearchQuery:
         return self.lat is not None and self.lon is not None
 
     def validate(self) -> None:
+        """Raises Invalid naming the parameter out of range (the codes of params.parse_search)."""
         if (self.lat is None) != (self.lon is None):
-            raise SearchError("lat" if self.lat is None else "lon", "lat and lon belong together")
+            raise Invalid.one("lat" if self.lat is None else "lon", "search.missing_pair")
         if self.lat is not None and not -90 <= self.lat <= 90:
-            raise SearchError("lat", "latitude must be between -90 and 90")
+            raise Invalid.one("lat", "search.out_of_range", value=self.lat)
         if self.lon is not None and not -180 <= self.lon <= 180:
-            raise SearchError("lon", "longitude must be between -180 and 180")
+            raise Invalid.one("lon", "search.out_of_range", value=self.lon)
         if self.radius_km is not None and not 0 < self.radius_km <= 20000:
-            raise SearchError("radius_km", "radius must be greater than 0 and at most 20000 km")
+            raise Invalid.one("radius_km", "search.out_of_range", value=self.radius_km)
         if self.page < 1:
-            raise SearchError("page", "page must be 1 or more")
+            raise Invalid.one("page", "search.out_of_range", value=self.page)
         if not 1 <= self.per_page <= 10000:
-            raise SearchError("per_page", "per_page must be between 1 and 10000")
+            raise Invalid.one("per_page", "search.out_of_range", value=self.per_page)
 
 
 class Ranked(NamedTuple):

@@ -15,11 +15,13 @@ from network.directory.freshness import (
     confirm_by_token,
     partner_from_confirm_token,
 )
-from network.directory.moderation import SuggestionInvalid, submit_new_listing, submit_report
+from network.directory.moderation import submit_new_listing, submit_report
 from network.directory.models import Kind, Partner, Region, Topic
 from network.directory.routes import bp, geocoder
+from network.errors import attach_errors
 from network.extensions import db, limiter
 from network.i18n import current_language
+from network.problems import Invalid
 
 
 def _public_post_limit() -> str:
@@ -83,18 +85,6 @@ def _fill_choices(form: SuggestForm) -> None:
         for t in db.session.scalars(select(Topic).order_by(Topic.sort_order, Topic.id))]
 
 
-def _attach_errors(form: FlaskForm, by_field: dict[str, list[str]]) -> list[str]:
-    """Put service errors on their form fields; returns those that belong to no visible field."""
-    general: list[str] = []
-    for key, messages in by_field.items():
-        field = form._fields.get(key)
-        if field is None or key in ("csrf_token", "homepage"):
-            general.extend(messages)
-        else:
-            field.errors = [*field.errors, *messages]
-    return general
-
-
 @bp.route("/vorschlagen", methods=["GET", "POST"])
 @_limit_public_posts
 def suggest():
@@ -111,9 +101,9 @@ def suggest():
         try:
             submit_new_listing(db.session, values, geocoder(), message=form.message.data or "",
                                reporter_email=form.reporter_email.data or "")
-        except SuggestionInvalid as exc:
+        except Invalid as exc:
             db.session.rollback()
-            general = _attach_errors(form, exc.by_field)
+            general = attach_errors(form, exc)
         else:
             db.session.commit()
             flash(_("Vielen Dank! Ihr Vorschlag wird von der Redaktion geprüft."), "info")
@@ -137,9 +127,9 @@ def report(partner_id: int):
         try:
             submit_report(db.session, partner, message=form.message.data or "",
                           reporter_email=form.reporter_email.data or "")
-        except SuggestionInvalid as exc:
+        except Invalid as exc:
             db.session.rollback()
-            general = _attach_errors(form, exc.by_field)
+            general = attach_errors(form, exc)
         else:
             db.session.commit()
             flash(_("Vielen Dank für Ihren Hinweis! Die Redaktion prüft den Eintrag."), "info")

@@ -42,10 +42,12 @@ class GeocodeResult:
 class GeocodeNotFound(Exception):
     """Neither the gazetteer nor (if configured) Nominatim knows the query; carries "did you mean" labels."""
 
+    code = "place.not_found"
+
     def __init__(self, query: str, suggestions: list[str] | None = None) -> None:
         self.query = query
         self.suggestions = list(suggestions or [])
-        super().__init__(f"Ort oder PLZ nicht gefunden: {query}")
+        super().__init__(f"{self.code}: {query}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.query, self.suggestions))

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from network.demo import register_demo
-from network.scheduling import api, demo, models, privacy, routes  # noqa: F401
-from network.scheduling import labels  # noqa: F401  (the scheduling words register with the core on import)
+# labels, messages: the scheduler's words and error labels register on import.
+from network.scheduling import api, demo, labels, messages, models, privacy, routes  # noqa: F401
 
 
 def init_app(app: Flask) -> None:

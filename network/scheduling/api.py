@@ -5,29 +5,31 @@ date or time that is not one — including local times skipped by the spring clo
 change); 422 for readable input that breaks a rule (bad e-mail, unknown address,
 duration not 60/90/120, unknown topic); 404 for an unknown partner; 409 when the
 partner takes no requests, or the time is taken or unreachable (with "next_free").
-Every error is {"error": message, "field": name}; several field errors also come as "errors".
+Every error is {"error": message, "field": name, "code": code}; refused input also lists
+all its problems ("problems", and "errors" by field).
 """
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from flask import Blueprint, jsonify, request
-from flask_babel import gettext as _
 
+from network.clock import now
 from network.directory.models import Partner
-from network.errors import json_error
+from network.errors import invalid_response, json_error
+from network.problems import Invalid
 from network.extensions import csrf, db
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
 from network.scheduling import booking
-from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails
-from network.scheduling.localtime import LocalTimeError, parse_instant, to_local
+from network.scheduling.booking import BookingConflict, FirmDetails
+from network.scheduling.localtime import parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
-from network.clock import now
 from network.scheduling.views import (
     PartnerUnavailable,
-    address_not_found_message,
+    address_not_found,
     bookable_partner,
+    conflict_response,
     ensure_lock_row,
     geocode_place,
     manage_url,
@@ -53,32 +55,34 @@ def _unavailable(exc: PartnerUnavailable, *, for_write: bool):
     # Reading slots of a partner without working hours: there is nothing here (404); asking it for a
     # visit conflicts with its state (409). An unknown partner is 404 either way.
     status = exc.status if for_write or exc.status == 404 else 404
-    return json_error(exc.message, status, "partner_id")
+    return json_error(exc.message, status, "partner_id", code=exc.code)
 
 
-def _slot_query(args) -> tuple[date, int, int, GeocodeResult | None]:
-    """(first day, days, duration, geocoded place or None) from ?from, days, duration, near; raises _BadInput."""
-    try:
-        first_day = parse_iso_day(args.get("from"), to_local(now()).date())
-    except ValueError as exc:
-        raise _BadInput(str(exc), "from") from None
+def _slot_query(args) -> tuple[date, int, int, GeocodeResult | None, list[str]]:
+    """(first day, days, duration, geocoded place or None) from ?from, days, duration, near; raises Invalid
+    (with the geocoder's suggestions for an unknown place)."""
+    first_day = parse_iso_day(args.get("from"), to_local(now()).date())
     raw_days = args.get("days", str(DEFAULT_DAYS)).strip()
-    if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
-        raise _BadInput(_("„days“ muss eine ganze Zahl von 1 bis %(max)s sein.", max=MAX_DAYS), "days")
-    try:
-        duration = parse_duration(args.get("duration"))
-    except ValueError as exc:
-        raise _BadInput(str(exc), "duration") from None
+    if not raw_days.isascii() or not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+        raise Invalid.one("days", "days.out_of_range", max=MAX_DAYS)
+    duration = parse_duration(args.get("duration"))
     near = (args.get("near") or "").strip()
     if not near:
         return first_day, int(raw_days), duration, None
     if len(near) > 300:
-        raise _BadInput(_("Die Ortsangabe ist zu lang (höchstens 300 Zeichen)."), "near")
+        raise Invalid.one("near", "near.too_long", max=300)
     try:
         return first_day, int(raw_days), duration, geocode_place(near)
     except GeocodeNotFound as exc:
-        raise _BadInput(_("„%(query)s“ wurde nicht gefunden.", query=near), "near",
-                        suggestions=exc.suggestions) from None
+        raise _UnknownPlace(Invalid.one("near", "near.not_found", query=near).problems, exc.suggestions) from None
+
+
+class _UnknownPlace(Invalid):
+    """An unknown ?near: the answer lists the geocoder's suggestions beside the message."""
+
+    def __init__(self, problems, suggestions: list[str]) -> None:
+        super().__init__(problems)
+        self.suggestions = suggestions
 
 
 @bp.get("/partners/<int:partner_id>/slots")
@@ -90,8 +94,10 @@ def partner_slots(partner_id: int):
         return _unavailable(exc, for_write=False)
     try:
         first_day, days, duration, place = _slot_query(request.args)
-    except _BadInput as exc:
-        return json_error(exc.message, 400, exc.field, **exc.extra)
+    except _UnknownPlace as exc:
+        return invalid_response(exc, 400, suggestions=exc.suggestions)
+    except Invalid as exc:
+        return invalid_response(exc, 400)
     ensure_lock_row(partner)
     partner = db.session.get(Partner, partner_id)
     slots = booking.available_slots(db.session, partner, first_day, days, duration, now(),
@@ -113,39 +119,28 @@ def _text(body: dict, key: str, field: str, *, required: bool = False):
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise _BadInput(_("„%(field)s“ muss Text sein.", field=field), field)
+        # "field": the JSON name as sent, not a label.
+        raise Invalid.one(field, "json.not_text", field=field)
     return value
 
 
-class _BadInput(Exception):
-    def __init__(self, message: str, field: str | None, **extra) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.extra = extra  # more members of the JSON answer (suggestions)
-
-
 def _read_request(body) -> dict:
-    """The request body as plain values; raises _BadInput for what cannot be read."""
+    """The request body as plain values; raises Invalid (a 400) for what cannot be read."""
     if not isinstance(body, dict):
-        raise _BadInput(_("Erwartet wird ein JSON-Objekt (Content-Type: application/json)."), None)
+        raise Invalid.one(None, "json.not_an_object")
     partner_id = body.get("partner_id")
     if isinstance(partner_id, bool) or not isinstance(partner_id, int):
-        raise _BadInput(_("„partner_id“ muss eine ganze Zahl sein."), "partner_id")
+        raise Invalid.one("partner_id", "json.not_an_integer", field="partner_id")
     raw_start = body.get("start")
     if not isinstance(raw_start, str):
-        raise _BadInput(_("Bitte geben Sie den Beginn als Text an, z. B. 2026-12-01T09:00."), "start")
-    try:
-        start = parse_instant(raw_start, "start")
-    except LocalTimeError as exc:
-        raise _BadInput(exc.message, exc.field) from None
+        raise Invalid.one("start", "start.not_text")
+    start = parse_instant(raw_start, "start")
     duration = body.get("duration_min", 60)
     if isinstance(duration, bool) or not isinstance(duration, int):
-        raise _BadInput(_("„duration_min“ muss eine ganze Zahl sein (%(choices)s).",
-                          choices=", ".join(map(str, DURATIONS_MIN))), "duration_min")
+        raise Invalid.one("duration_min", "duration.not_an_integer", choices=", ".join(map(str, DURATIONS_MIN)))
     firm = body.get("firm")
     if not isinstance(firm, dict):
-        raise _BadInput(_("„firm“ muss ein Objekt mit name, address, contact, email und phone sein."), "firm")
+        raise Invalid.one("firm", "firm.not_an_object")
     details = FirmDetails(**{key: _text(firm, key, f"firm.{key}") or "" for key in FIRM_KEYS})
     return {
         "partner_id": partner_id,
@@ -163,8 +158,8 @@ def create_visit():
     """A firm's visit request: 201 with the private manage and .ics URLs, 409 with the next free slots."""
     try:
         values = _read_request(request.get_json(silent=True))
-    except _BadInput as exc:
-        return json_error(exc.message, 400, exc.field, **exc.extra)
+    except Invalid as exc:
+        return invalid_response(exc, 400)
     try:
         partner = bookable_partner(values["partner_id"])
     except PartnerUnavailable as exc:
@@ -174,8 +169,9 @@ def create_visit():
         try:
             found = geocode_place(firm.address)
         except GeocodeNotFound as exc:
-            return json_error(address_not_found_message(firm.address.strip()), 422, "firm.address",
-                              suggestions=exc.suggestions)
+            # The suggestions travel as their own list; the message stays the plain one.
+            return invalid_response(Invalid(address_not_found(firm.address.strip())), 422,
+                                    suggestions=exc.suggestions)
         firm.lat, firm.lon = found.lat, found.lon
     partner_id = partner.id
     try:
@@ -184,11 +180,10 @@ def create_visit():
                 db.session, db.session.get(Partner, partner_id), values["start"], values["duration_min"], firm,
                 values["topic"], values["message"], now(), settings())
             visit_id = visit.id
-    except BookingInvalid as exc:
-        return json_error(exc.errors[exc.field], 422, exc.field, errors=exc.errors)
+    except Invalid as exc:
+        return invalid_response(exc, 422)
     except BookingConflict as exc:
-        return json_error(exc.reason, 409, "start", code=exc.code,
-                          next_free=[slot_json(slot) for slot in exc.next_free])
+        return conflict_response(exc)
     return _created(visit_id, token)
 
 

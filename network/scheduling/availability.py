@@ -2,8 +2,8 @@
 
 Write paths flush only; the caller wraps them in locking.booking_transaction (the slot
 checks of concurrent bookings read what is written here). Invalid input raises
-BookingInvalid with the form field as key; the messages are translated here because
-the coach's pages showed them translated before these rules left the views.
+network.problems.Invalid naming the form field (h<weekday>, home_address, start_date, …) with a code;
+the words are the "error" labels in scheduling/messages.py.
 """
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from network.audit import record
 from network.directory.models import Partner
 from network.geo.geocoding import GeocodeNotFound
-from network.scheduling.booking import BookingInvalid, NotAllowed, ensure_profile
+from network.problems import Invalid, Problem
+from network.scheduling.booking import NotAllowed, ensure_profile
 from network.scheduling.localtime import local_day_bounds, minutes_text, parse_clock, parse_day, to_local
 from network.scheduling.models import AbsenceReason, ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
 
@@ -84,31 +84,31 @@ def absences_overview(session: Session, partner: Partner, now: datetime
 # ---------------------------------------------------------------- working hours and home base
 
 
-def _day_intervals(pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[int, int]], list[str]]:
-    """One weekday's typed pairs -> (sorted intervals in minutes, problems)."""
-    intervals, problems = [], []
+def _day_intervals(day: int, pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[int, int]], list[Problem]]:
+    """One weekday's typed pairs -> (sorted intervals in minutes, problems naming h<day>)."""
+    field = f"h{day}"
+    intervals: list[tuple[int, int]] = []
+    problems: list[Problem] = []
     if len(pairs) > MAX_INTERVALS_PER_DAY:
-        problems.append(_("Höchstens %(n)d Zeiträume pro Tag.", n=MAX_INTERVALS_PER_DAY))
+        problems.append(Problem(field, "hours.too_many_intervals", {"n": MAX_INTERVALS_PER_DAY}))
     for raw_start, raw_end in pairs[:MAX_INTERVALS_PER_DAY]:
         raw_start, raw_end = (raw_start or "").strip(), (raw_end or "").strip()
         if not raw_start or not raw_end:
-            problems.append(_("Bitte geben Sie Beginn und Ende an."))
+            problems.append(Problem(field, "hours.start_end_missing"))
             continue
         start, end = parse_clock(raw_start), parse_clock(raw_end)
         if start is None or end is None:
-            problems.append(_("„%(value)s“ ist keine Uhrzeit (z. B. 08:30).",
-                              value=raw_start if start is None else raw_end))
+            problems.append(Problem(field, "hours.not_a_time", {"value": raw_start if start is None else raw_end}))
         elif end <= start:
-            problems.append(_("Das Ende (%(end)s) muss nach dem Beginn (%(start)s) liegen.",
-                              start=raw_start, end=raw_end))
+            problems.append(Problem(field, "hours.end_before_start", {"start": raw_start, "end": raw_end}))
         else:
             intervals.append((start, end))
     intervals.sort()
     for previous, current in zip(intervals, intervals[1:]):
         if current[0] < previous[1]:
-            problems.append(_("Die Zeiten %(a)s und %(b)s überschneiden sich.",
-                              a=f"{minutes_text(previous[0])}–{minutes_text(previous[1])}",
-                              b=f"{minutes_text(current[0])}–{minutes_text(current[1])}"))
+            problems.append(Problem(field, "hours.overlap", {
+                "a": f"{minutes_text(previous[0])}–{minutes_text(previous[1])}",
+                "b": f"{minutes_text(current[0])}–{minutes_text(current[1])}"}))
     return intervals, problems
 
 
@@ -120,26 +120,22 @@ def _whole_number(raw: str | int, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def with_suggestions(message: str, exc: GeocodeNotFound) -> str:
-    """A not-found message followed by the geocoder's suggestions, if it has any."""
-    if exc.suggestions:
-        message += " " + _("Meinten Sie: %(s)s?", s=", ".join(exc.suggestions[:5]))
-    return message
-
-
-def _home(session: Session, partner: Partner, address: str, geocoder, errors: dict[str, str]):
+def _home(session: Session, partner: Partner, address: str, geocoder, problems: list[Problem]):
     """The home base's coordinates: the stored ones while the address is unchanged, else geocoded."""
     current = profile_or_defaults(session, partner)
     if len(address) > 300:
-        errors["home_address"] = _("Die Adresse ist zu lang (höchstens 300 Zeichen).")
+        problems.append(Problem("home_address", "home_address.too_long", {"max": 300}))
     elif not address:
-        errors["home_address"] = _("Bitte geben Sie die Adresse Ihres Dienstorts an; dort beginnen die Fahrten.")
+        problems.append(Problem("home_address", "home_address.missing"))
     elif address != current.home_address or current.home_lat is None:
         try:
             place = geocoder.geocode(address)
         except GeocodeNotFound as exc:
-            errors["home_address"] = with_suggestions(
-                _("Die Adresse wurde nicht gefunden. Bitte mit Postleitzahl angeben."), exc)
+            if exc.suggestions:
+                problems.append(Problem("home_address", "home_address.not_found_suggestions",
+                                        {"places": ", ".join(exc.suggestions[:5])}))
+            else:
+                problems.append(Problem("home_address", "home_address.not_found"))
         else:
             return place.lat, place.lon
     return current.home_lat, current.home_lon
@@ -151,23 +147,22 @@ def check_working_hours(session: Session, partner: Partner, hours: TypedHours, *
 
     Runs before the booking transaction, so the geocoder is not asked while the coach's bookings wait.
     """
-    errors: dict[str, str] = {}
+    problems: list[Problem] = []
     intervals: list[tuple[int, int, int]] = []
     for day in range(7):
-        day_intervals, problems = _day_intervals(hours.get(day, ()))
-        if problems:
-            errors[f"h{day}"] = " ".join(problems)
+        day_intervals, day_problems = _day_intervals(day, hours.get(day, ()))
+        problems += day_problems
         intervals.extend((day, start, end) for start, end in day_intervals)
     notice = _whole_number(min_notice_hours, 0, 720)
     if notice is None:
-        errors["min_notice_hours"] = _("Bitte eine ganze Zahl von 0 bis 720 Stunden angeben.")
+        problems.append(Problem("min_notice_hours", "notice.out_of_range", {"min": 0, "max": 720}))
     weeks = _whole_number(horizon_weeks, 1, 52)
     if weeks is None:
-        errors["horizon_weeks"] = _("Bitte eine ganze Zahl von 1 bis 52 Wochen angeben.")
+        problems.append(Problem("horizon_weeks", "horizon.out_of_range", {"min": 1, "max": 52}))
     home_address = home_address.strip()
-    home = _home(session, partner, home_address, geocoder, errors)
-    if errors:
-        raise BookingInvalid(errors)
+    home = _home(session, partner, home_address, geocoder, problems)
+    if problems:
+        raise Invalid(problems)
     return WeeklyPlan(intervals, home_address, home, notice, weeks * 7)
 
 
@@ -201,19 +196,19 @@ def _typed_day(raw: str | date | None) -> date | None:
     return raw if isinstance(raw, date) else parse_day(raw)
 
 
-def _absence_days(raw_first, raw_last, errors: dict[str, str]) -> tuple[date | None, date | None]:
+def _absence_days(raw_first, raw_last, problems: list[Problem]) -> tuple[date | None, date | None]:
     """The first and last day (a missing end means one day); errors name start_date or end_date."""
     first = _typed_day(raw_first)
     if first is None:
-        errors["start_date"] = _("Bitte geben Sie ein gültiges Datum an (z. B. 01.12.2026).")
+        problems.append(Problem("start_date", "absence.date_invalid"))
     last = _typed_day(raw_last) if raw_last else first
     if raw_last and last is None:
-        errors["end_date"] = _("Bitte geben Sie ein gültiges Datum an (z. B. 01.12.2026).")
+        problems.append(Problem("end_date", "absence.date_invalid"))
     if first is not None and last is not None:
         if last < first:
-            errors["end_date"] = _("Das Ende darf nicht vor dem Beginn liegen.")
+            problems.append(Problem("end_date", "absence.end_before_start"))
         elif (last - first).days > MAX_ABSENCE_DAYS:
-            errors["end_date"] = _("Eine Abwesenheit darf höchstens ein Jahr lang sein.")
+            problems.append(Problem("end_date", "absence.too_long"))
     return first, last
 
 
@@ -231,20 +226,20 @@ def _absence_snapshot(absence: Absence) -> dict:
 def add_absence(session: Session, partner: Partner, *, start_date: str | date, end_date: str | date | None,
                 reason: str, note: str, actor) -> Absence:
     """Record whole days away (dates ISO or dd.mm.yyyy, inclusive); refuses a range that overlaps another one."""
-    errors: dict[str, str] = {}
-    first, last = _absence_days(start_date, end_date, errors)
+    problems: list[Problem] = []
+    first, last = _absence_days(start_date, end_date, problems)
     if reason not in ABSENCE_REASONS:
-        errors["reason"] = _("Bitte wählen Sie einen Grund aus der Liste.")
+        problems.append(Problem("reason", "absence.reason_unknown"))
     note = (note or "").strip()
     if len(note) > 200:
-        errors["note"] = _("Die Notiz ist zu lang (höchstens 200 Zeichen).")
-    if "start_date" not in errors and "end_date" not in errors:
+        problems.append(Problem("note", "absence.note_too_long", {"max": 200}))
+    if not problems or all(p.field not in ("start_date", "end_date") for p in problems):
         existing = _overlapping(session, partner, first, last)
         if existing is not None:
-            errors["start_date"] = _("Vom %(first)s bis %(last)s sind Sie bereits als abwesend eingetragen.",
-                                     first=f"{existing.start_date:%d.%m.%Y}", last=f"{existing.end_date:%d.%m.%Y}")
-    if errors:
-        raise BookingInvalid(errors)
+            problems.append(Problem("start_date", "absence.overlap", {
+                "first": f"{existing.start_date:%d.%m.%Y}", "last": f"{existing.end_date:%d.%m.%Y}"}))
+    if problems:
+        raise Invalid(problems)
     ensure_profile(session, partner)
     absence = Absence(partner_id=partner.id, start_date=first, end_date=last, reason=reason, note=note)
     session.add(absence)

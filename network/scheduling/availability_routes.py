@@ -9,11 +9,12 @@ from network.directory.models import Partner
 from network.extensions import db
 from network.scheduling import availability
 from network.scheduling.availability import ABSENCE_REASONS, MAX_INTERVALS_PER_DAY
-from network.scheduling.booking import BookingInvalid, NotAllowed
+from network.problems import Invalid
+from network.scheduling.booking import NotAllowed
 from network.scheduling.localtime import minutes_text
 from network.scheduling.locking import booking_transaction
 from network.scheduling.routes import bp
-from network.scheduling.views import actor, geocoder, kurl, now, render, require_partner
+from network.scheduling.views import actor, field_errors, geocoder, kurl, now, render, require_partner
 
 RULE_FIELDS = ("home_address", "min_notice_hours", "horizon_weeks")
 ABSENCE_FIELDS = ("start_date", "end_date", "reason", "note")
@@ -57,8 +58,8 @@ def coach_hours():
     values = {name: request.form.get(name, "").strip() for name in RULE_FIELDS}
     try:
         plan = availability.check_working_hours(db.session, partner, rows, geocoder=geocoder(), **values)
-    except BookingInvalid as exc:
-        return _hours_page(partner, 422, rows=rows, values=values, errors=exc.errors)
+    except Invalid as exc:
+        return _hours_page(partner, 422, rows=rows, values=values, errors=field_errors(exc))
     with booking_transaction(db.session, partner.id):
         availability.save_working_hours(db.session, partner, plan, actor=actor())
     flash(_("Arbeitszeiten und Dienstort sind gespeichert. Bestehende Termine bleiben, wie sie sind."), "info")
@@ -85,8 +86,8 @@ def coach_absences():
         with booking_transaction(db.session, partner.id):
             absence = availability.add_absence(db.session, partner, actor=actor(), **values)
             first, last = absence.start_date, absence.end_date
-    except BookingInvalid as exc:
-        return _absences_page(partner, 422, values=values, errors=exc.errors)
+    except Invalid as exc:
+        return _absences_page(partner, 422, values=values, errors=field_errors(exc))
     flash(_("Die Abwesenheit ist eingetragen; in dieser Zeit werden keine Termine mehr angeboten."), "info")
     clashes = availability.visits_during(db.session, partner, first, last)
     if clashes:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from network.audit import record
 from network.directory.models import Partner, Topic
+from network.problems import Invalid, Problem
 from network.scheduling.localtime import local_day_bounds, to_local
 from network.scheduling.models import (
     ACTIVE_STATES,
@@ -32,36 +33,35 @@ from network.scheduling.slots import Busy, Schedule, Slot, SlotRejected, TravelR
 REQUEST_TTL = timedelta(days=7)  # an unanswered request stops holding its slot after a week
 NEXT_FREE_COUNT = 5
 FEED_KEEP_DAYS = 30  # ended visits stay in the subscribed feed this long, so calendar clients remove them
+MAX_MESSAGE_LENGTH = 2000
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class BookingInvalid(ValueError):
-    """Bad input; .errors maps field -> German message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-    @property
-    def field(self) -> str:
-        return next(iter(self.errors))
-
-
 class BookingConflict(Exception):
-    """The time is taken or unreachable; .reason (German), .code, .next_free (the next free slots)."""
+    """The time is taken or unreachable: .problem (field "start", a "slot.*" code), .code, .next_free.
 
-    def __init__(self, code: str, reason: str, next_free: list[Slot]) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+    Bad input is Invalid instead; a conflict (409) offers the next free slots.
+    """
+
+    def __init__(self, problem: Problem, next_free: list[Slot]) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+        self.code = problem.code
         self.next_free = next_free
 
 
 class NotAllowed(Exception):
-    """The user (or link) may not do this to this visit, or the visit's state forbids it."""
+    """The user (or link) may not do this to this visit, or the visit's state forbids it.
+
+    str() says which ("partner", "visit" or "state"); .code is "visit.wrong_state" or "visit.forbidden".
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.code = "visit.wrong_state" if what == "state" else "visit.forbidden"
 
 
 @dataclass
@@ -153,7 +153,7 @@ def available_slots(session: Session, partner: Partner, first_day: date, days: i
                     now: datetime, place: tuple[float, float] | None, settings: Settings) -> list[Slot]:
     """Free slots of a coach for days from first_day (Berlin dates)."""
     if duration_min not in DURATIONS_MIN:
-        raise BookingInvalid({"duration": f"Die Dauer muss {', '.join(map(str, DURATIONS_MIN))} Minuten sein."})
+        raise Invalid.one("duration", "duration.not_allowed", choices=", ".join(map(str, DURATIONS_MIN)))
     start, _ = local_day_bounds(first_day)
     _, end = local_day_bounds(first_day + timedelta(days=days))
     schedule = load_schedule(session, partner, start, end, now=now)
@@ -182,33 +182,33 @@ def clean_text(value: str | None) -> str:
     return (value or "").replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL).strip()
 
 
-def _validate_firm(firm: FirmDetails, *, need_contact: bool) -> dict[str, str]:
+def validate_firm(firm: FirmDetails, *, need_contact: bool) -> list[Problem]:
+    """The problems of a firm's details (at most one per field), after cleaning them in place."""
     for attr in ("name", "address", "contact", "email", "phone"):
         setattr(firm, attr, clean_text(getattr(firm, attr)))
-    errors: dict[str, str] = {}
+    problems: list[Problem] = []
     if not firm.name.strip():
-        errors["firm.name"] = "Bitte geben Sie den Namen der Firma an."
+        problems.append(Problem("firm.name", "firm.name_missing"))
     elif len(firm.name) > 200:
-        errors["firm.name"] = "Der Firmenname ist zu lang (höchstens 200 Zeichen)."
+        problems.append(Problem("firm.name", "firm.name_too_long", {"max": 200}))
     if not firm.address.strip():
-        errors["firm.address"] = "Bitte geben Sie die Adresse der Firma an."
+        problems.append(Problem("firm.address", "firm.address_missing"))
     elif len(firm.address) > 300:
-        errors["firm.address"] = "Die Adresse ist zu lang (höchstens 300 Zeichen)."
-    if need_contact:
-        if not firm.contact.strip():
-            errors["firm.contact"] = "Bitte geben Sie eine Ansprechperson an."
-        if not firm.email.strip():
-            errors["firm.email"] = "Bitte geben Sie eine E-Mail-Adresse an."
+        problems.append(Problem("firm.address", "firm.address_too_long", {"max": 300}))
+    if need_contact and not firm.contact.strip():
+        problems.append(Problem("firm.contact", "firm.contact_missing"))
+    elif len(firm.contact) > 200:
+        problems.append(Problem("firm.contact", "firm.contact_too_long", {"max": 200}))
     if firm.email.strip():
         try:
             validate_email(firm.email.strip(), check_deliverability=False)
         except EmailNotValidError:
-            errors["firm.email"] = f"„{firm.email}“ ist keine gültige E-Mail-Adresse."
-    if len(firm.contact) > 200:
-        errors["firm.contact"] = "Der Name ist zu lang (höchstens 200 Zeichen)."
+            problems.append(Problem("firm.email", "email.invalid", {"email": firm.email}))
+    elif need_contact:
+        problems.append(Problem("firm.email", "firm.email_missing"))
     if len(firm.phone) > 60:
-        errors["firm.phone"] = "Die Telefonnummer ist zu lang (höchstens 60 Zeichen)."
-    return errors
+        problems.append(Problem("firm.phone", "firm.phone_too_long", {"max": 60}))
+    return problems
 
 
 def _place(session: Session, partner: Partner, visit: Visit, start: datetime, duration: timedelta, now: datetime,
@@ -222,7 +222,7 @@ def _place(session: Session, partner: Partner, visit: Visit, start: datetime, du
         check_visit(schedule, start, end, now, place, settings.rules, require_offered=require_offered)
     except SlotRejected as exc:
         next_free = _next_free(session, partner, start, duration, now, place, settings, visit.id)
-        raise BookingConflict(exc.code, exc.message, next_free) from None
+        raise BookingConflict(exc.problem, next_free) from None
     visit.start_at, visit.end_at = start, end
 
 
@@ -246,8 +246,7 @@ def _flush_or_conflict(session: Session, partner: Partner, visit: Visit, now: da
         partner = session.get(Partner, partner_id)
         with session.no_autoflush:
             next_free = _next_free(session, partner, start, duration, now, place, settings, visit_id)
-        raise BookingConflict("overlap", "Der Termin überschneidet sich mit einem anderen Termin.",
-                              next_free) from None
+        raise BookingConflict(Problem("start", "slot.overlap"), next_free) from None
 
 
 def _topic(session: Session, slug: str | None) -> Topic | None:
@@ -255,25 +254,25 @@ def _topic(session: Session, slug: str | None) -> Topic | None:
         return None
     topic = session.scalar(select(Topic).where(Topic.slug == slug))
     if topic is None:
-        raise BookingInvalid({"topic": f"Unbekanntes Thema „{slug}“."})
+        raise Invalid.one("topic", "topic.unknown", value=slug)
     return topic
 
 
 def _duration(duration_min: int) -> timedelta:
     if duration_min not in DURATIONS_MIN:
-        raise BookingInvalid({"duration_min": f"Die Dauer muss {', '.join(map(str, DURATIONS_MIN))} Minuten sein."})
+        raise Invalid.one("duration_min", "duration.not_allowed", choices=", ".join(map(str, DURATIONS_MIN)))
     return timedelta(minutes=duration_min)
 
 
-def _check_new_visit(firm: FirmDetails, message: str, *, need_contact: bool) -> tuple[dict[str, str], str]:
-    """Field errors of a new visit's input (firm, message) and the cleaned message."""
-    errors = _validate_firm(firm, need_contact=need_contact)
+def _check_new_visit(firm: FirmDetails, message: str, *, need_contact: bool) -> tuple[list[Problem], str]:
+    """The problems of a new visit's input (firm, message) and the cleaned message."""
+    problems = validate_firm(firm, need_contact=need_contact)
     message = clean_text(message)
-    if len(message) > 2000:
-        errors["message"] = "Die Nachricht ist zu lang (höchstens 2000 Zeichen)."
-    if firm.lat is None and "firm.address" not in errors:
-        errors["firm.address"] = "Die Adresse wurde nicht gefunden."
-    return errors, message
+    if len(message) > MAX_MESSAGE_LENGTH:
+        problems.append(Problem("message", "message.too_long", {"length": len(message), "max": MAX_MESSAGE_LENGTH}))
+    if firm.lat is None and not any(problem.field == "firm.address" for problem in problems):
+        problems.append(Problem("firm.address", "firm.address_not_found"))
+    return problems, message
 
 
 def _new_visit(session: Session, partner: Partner, start: datetime, duration: timedelta, firm: FirmDetails,
@@ -300,11 +299,11 @@ def _insert(session: Session, partner: Partner, visit: Visit, now: datetime, set
 def request_visit(session: Session, partner: Partner, start: datetime, duration_min: int, firm: FirmDetails,
                   topic_slug: str | None, message: str, now: datetime, settings: Settings) -> tuple[Visit, str]:
     """A firm asks for a visit at an offered slot; returns the visit and the private manage token (shown once)."""
-    errors, message = _check_new_visit(firm, message, need_contact=True)
+    problems, message = _check_new_visit(firm, message, need_contact=True)
     if partner.is_archived:
-        errors["partner_id"] = "Diesen Eintrag gibt es nicht mehr."
-    if errors:
-        raise BookingInvalid(errors)
+        problems.append(Problem("partner_id", "partner.archived"))
+    if problems:
+        raise Invalid(problems)
     visit, plain = _new_visit(session, partner, start, _duration(duration_min), firm, _topic(session, topic_slug),
                               message, status="requested", requested_by="firm",
                               expires_at=now + settings.request_ttl)
@@ -317,9 +316,9 @@ def book_visit(session: Session, partner: Partner, actor, start: datetime, durat
     """A coach books a confirmed visit directly (outside working hours allowed, never overlapping)."""
     if actor is None or not can_manage_partner_visits(actor, partner):
         raise NotAllowed("partner")
-    errors, message = _check_new_visit(firm, message, need_contact=False)
-    if errors:
-        raise BookingInvalid(errors)
+    problems, message = _check_new_visit(firm, message, need_contact=False)
+    if problems:
+        raise Invalid(problems)
     visit, _plain = _new_visit(session, partner, start, _duration(duration_min), firm, _topic(session, topic_slug),
                                message, status="confirmed", requested_by="coach")
     _insert(session, partner, visit, now, settings, require_offered=False, actor=actor, action="book")
@@ -387,7 +386,7 @@ def decline_visit(session: Session, visit: Visit, actor, reason: str, now: datet
     if current_status(session, visit, now) != "requested":
         raise NotAllowed("state")
     if not (reason or "").strip():
-        raise BookingInvalid({"reason": "Bitte geben Sie einen Grund für die Absage an."})
+        raise Invalid.one("reason", "reason.missing")
     before = visit_snapshot(visit)
     visit.status = "declined"
     visit.decline_reason = clean_text(reason)[:2000]

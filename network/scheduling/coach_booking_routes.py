@@ -12,12 +12,13 @@ from network.directory.models import Partner, Topic
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound
 from network.scheduling import agenda
-from network.scheduling.availability import with_suggestions
-from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails, NotAllowed, book_visit, token_hash
+from network.problems import Invalid
+from network.scheduling.booking import BookingConflict, FirmDetails, NotAllowed, book_visit, token_hash
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
 from network.scheduling.routes import bp
 from network.scheduling.views import (
+    with_suggestions,
     actor,
     field_errors,
     geocoder,
@@ -99,7 +100,7 @@ def coach_book():
         visit_id, token = _book(partner, values, start, duration, firm)
     except BookingConflict as exc:
         return _book_page(partner, 409, values=values, conflict=exc)
-    except BookingInvalid as exc:
+    except Invalid as exc:
         return _book_page(partner, 422, values=values, errors=field_errors(exc))
     except NotAllowed:
         abort(403)

@@ -7,10 +7,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from network.extensions import db
+from network.problems import Invalid
 from network.scheduling import agenda, ical
 from network.scheduling.booking import (
     BookingConflict,
-    BookingInvalid,
     NotAllowed,
     cancel_visit,
     confirm_visit,
@@ -95,7 +95,7 @@ def _run_change(visit: Visit, action: str, change, *, form_values: dict | None =
     except BookingConflict as exc:
         return _visit_page(db.session.get(Visit, visit_id), 409, conflict=exc, action=action,
                            values=form_values or {})
-    except BookingInvalid as exc:
+    except Invalid as exc:
         return _visit_page(db.session.get(Visit, visit_id), 422, errors=field_errors(exc), action=action,
                            values=form_values or {})
     except NotAllowed as exc:

@@ -6,23 +6,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from network.clock import require_aware
+from network.problems import Invalid
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Instants the scheduler accepts: far enough from datetime's limits that adding a visit's length,
 # a horizon or a UTC offset never overflows (year 1 or 9999 would raise OverflowError: a 500).
 MIN_YEAR, MAX_YEAR = 2000, 2099
-OUT_OF_RANGE = "Das Datum liegt außerhalb des planbaren Zeitraums (2000 bis 2099)."
 _CLOCK_RE = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 _GERMAN_DATE_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-
-
-class LocalTimeError(ValueError):
-    """A local time that cannot be used; .field names the input, .message says why (German)."""
-
-    def __init__(self, message: str, field: str = "start") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def to_local(moment: datetime) -> datetime:
@@ -39,35 +30,36 @@ def exists_locally(naive: datetime) -> bool:
 def local_to_utc(naive: datetime) -> datetime:
     """Interpret a wall-clock time in Berlin and return the UTC instant.
 
-    Non-existent times (the hour skipped in spring) are refused: zoneinfo would
-    silently move 02:30 to 03:30. Ambiguous times (the hour repeated in autumn,
+    Non-existent times (the hour skipped in spring) are refused (Invalid, field "start"): zoneinfo
+    would silently move 02:30 to 03:30. Ambiguous times (the hour repeated in autumn,
     2026-10-25 02:30) follow one documented rule: the FIRST occurrence, i.e.
     summer time (+02:00, fold=0), the earlier instant.
     """
     if not MIN_YEAR <= naive.year <= MAX_YEAR:
-        raise LocalTimeError(OUT_OF_RANGE)
+        raise Invalid.one("start", "start.out_of_range", min=MIN_YEAR, max=MAX_YEAR)
     if naive.tzinfo is not None:
         return naive.astimezone(timezone.utc)
     if not exists_locally(naive):
-        raise LocalTimeError(
-            f"Die Uhrzeit {naive:%d.%m.%Y %H:%M} gibt es in Deutschland nicht (Umstellung auf Sommerzeit)."
-        )
+        raise Invalid.one("start", "start.nonexistent_local_time", time=f"{naive:%d.%m.%Y %H:%M}")
     return naive.replace(tzinfo=BERLIN, fold=0).astimezone(timezone.utc)
 
 
 def parse_instant(text: str, field: str = "start") -> datetime:
-    """Parse ISO 8601; with an offset it is an instant, without one a Berlin wall-clock time."""
+    """Parse ISO 8601; with an offset it is an instant, without one a Berlin wall-clock time.
+
+    Raises Invalid naming field (start.missing, start.invalid, start.out_of_range, start.nonexistent_local_time).
+    """
     raw = (text or "").strip()
     if not raw:
-        raise LocalTimeError("Bitte geben Sie Datum und Uhrzeit an.", field)
+        raise Invalid.one(field, "start.missing")
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise LocalTimeError(f"„{raw}“ ist kein gültiger Zeitpunkt (erwartet: 2026-12-01T09:00).", field) from None
+        raise Invalid.one(field, "start.invalid", value=raw) from None
     try:
         return local_to_utc(parsed)
-    except LocalTimeError as exc:
-        raise LocalTimeError(exc.message, field) from None
+    except Invalid as exc:
+        raise Invalid.one(field, exc.first.code, **exc.first.params) from None
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:

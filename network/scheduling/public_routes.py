@@ -14,19 +14,22 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
-from network.errors import json_error
+from network.errors import invalid_response, json_error
 from network.extensions import csrf, db
 from network.i18n import current_language
 from network.labels import label
+from network.problems import Invalid
 from network.scheduling import booking
-from network.scheduling.booking import BookingConflict, BookingInvalid, NotAllowed
+from network.scheduling.booking import BookingConflict, NotAllowed
 from network.scheduling.ical import message_for
-from network.scheduling.localtime import LocalTimeError, parse_instant, to_local
+from network.scheduling.localtime import parse_instant, to_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, Visit
 from network.scheduling.notify import invite_data
 from network.scheduling.routes import bp
 from network.scheduling.views import (
+    conflict_response,
+    field_errors,
     group_by_day,
     mail_failed_message,
     manage_url,
@@ -35,7 +38,6 @@ from network.scheduling.views import (
     private_headers,
     send_visit_mails,
     settings,
-    slot_json,
     slot_window,
     time_label,
     today,
@@ -55,7 +57,7 @@ def _manage_page(token: str, visit: Visit, *, status: int = 200, errors: dict[st
     first_allowed = today()
     try:
         first_day = max(parse_iso_day(request.args.get("from"), first_allowed), first_allowed)
-    except ValueError:
+    except Invalid:
         first_day = first_allowed
     shown = visit.status_at(now())
     days: list[dict] = []
@@ -101,7 +103,7 @@ def _token_visit(token: str, as_json: bool):
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:
         if as_json:
-            return json_error(_("Diesen Termin gibt es nicht."), 404, "token")
+            return json_error(_("Diesen Termin gibt es nicht."), 404, "token", code="visit.not_found")
         abort(404)
     if not as_json:
         try:
@@ -118,7 +120,7 @@ def _posted_start(as_json: bool):
     body = request.get_json(silent=True)
     raw = body.get("start") if isinstance(body, dict) else None
     if not isinstance(raw, str):
-        return json_error(_("Bitte geben Sie den neuen Beginn als Text an, z. B. 2026-12-01T09:00."), 400, "start")
+        return invalid_response(Invalid.one("start", "start.new_not_text"), 400)
     return raw
 
 
@@ -126,25 +128,25 @@ def _back_to_page(token: str):
     return redirect(url_for("scheduling.manage_visit", token=token), 303)
 
 
-def _ended(token: str, as_json: bool):
+def _ended(token: str, as_json: bool, code: str = "visit.ended"):
     message = _("Dieser Termin ist bereits beendet (abgesagt, abgelehnt oder abgelaufen) und kann nicht mehr "
                 "geändert werden.")
     if as_json:
-        return json_error(message, 409, "status")
+        return json_error(message, 409, "status", code=code)
     flash(message, "error")
     return _back_to_page(token)
 
 
-def _refused(token: str, visit_id: int, exc: BookingConflict | BookingInvalid, as_json: bool):
+def _refused(token: str, visit_id: int, exc: BookingConflict | Invalid, as_json: bool):
     """A move the rules refuse: JSON with the reason (and the next free slots), or the page again."""
     visit = db.session.get(Visit, visit_id)
     if isinstance(exc, BookingConflict):
         if as_json:
-            return json_error(exc.reason, 409, "start", code=exc.code, next_free=[slot_json(s) for s in exc.next_free])
+            return conflict_response(exc)
         return _manage_page(token, visit, status=409, conflict=exc)
     if as_json:
-        return json_error(exc.errors[exc.field], 422, exc.field, errors=exc.errors)
-    return _manage_page(token, visit, status=422, errors=exc.errors)
+        return invalid_response(exc, 422)
+    return _manage_page(token, visit, status=422, errors=field_errors(exc))
 
 
 def _changed(token: str, visit_id: int, as_json: bool, done_message):
@@ -171,8 +173,8 @@ def firm_cancel_visit(token: str):
     try:
         with booking_transaction(db.session, visit.partner_id):
             booking.cancel_visit(db.session, db.session.get(Visit, visit_id), now(), by_firm=True)
-    except NotAllowed:
-        return _ended(token, as_json)
+    except NotAllowed as exc:
+        return _ended(token, as_json, exc.code)
     return _changed(token, visit_id, as_json,
                     lambda v: _("Der Termin ist abgesagt. %(name)s wurde benachrichtigt.", name=v.partner.name))
 
@@ -190,18 +192,18 @@ def firm_reschedule_visit(token: str):
         return raw
     try:
         new_start = parse_instant(raw, "start")
-    except LocalTimeError as exc:
-        message = exc.message if raw.strip() else _("Bitte wählen Sie einen neuen Termin aus der Liste.")
-        return json_error(message, 400, "start") if as_json else \
-            _manage_page(token, visit, status=400, errors={"start": message})
+    except Invalid as exc:
+        refused = exc if raw.strip() else Invalid.one("start", "start.new_not_chosen")
+        return invalid_response(refused, 400) if as_json else \
+            _manage_page(token, visit, status=400, errors=field_errors(refused))
     visit_id = visit.id
     try:
         with booking_transaction(db.session, visit.partner_id):
             booking.reschedule_visit(db.session, db.session.get(Visit, visit_id), new_start, now(), settings(),
                                      by_firm=True)
-    except NotAllowed:
-        return _ended(token, as_json)
-    except (BookingConflict, BookingInvalid) as exc:
+    except NotAllowed as exc:
+        return _ended(token, as_json, exc.code)
+    except (BookingConflict, Invalid) as exc:
         return _refused(token, visit_id, exc, as_json)
     return _changed(token, visit_id, as_json, lambda v: _(
         "Der Termin ist verschoben. %(name)s muss den neuen Termin noch bestätigen.", name=v.partner.name))

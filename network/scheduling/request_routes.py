@@ -12,12 +12,14 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
 
 from network.directory.models import Partner, Topic
+from network.errors import attach_errors, problem_message
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound
 from network.i18n import current_language
+from network.problems import Invalid, Problem
 from network.scheduling import booking
-from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails
-from network.scheduling.localtime import LocalTimeError, parse_instant
+from network.scheduling.booking import BookingConflict, FirmDetails
+from network.scheduling.localtime import parse_instant
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
 from network.scheduling.routes import bp
@@ -25,7 +27,7 @@ from network.scheduling.views import (
     DEFAULT_DURATION,
     PAGE_DAYS,
     PartnerUnavailable,
-    address_not_found_message,
+    address_not_found,
     bookable_partner,
     ensure_lock_row,
     geocode_place,
@@ -56,7 +58,7 @@ class VisitRequestForm(FlaskForm):
     message = TextAreaField(_l("Worum geht es? (kurze Nachricht)"))
 
 
-# Service error keys (the JSON names) -> form fields.
+# Service field names (the JSON names) -> form fields; others are shown above the form.
 FORM_FIELDS = {
     "start": "start",
     "duration_min": "duration",
@@ -69,17 +71,6 @@ FORM_FIELDS = {
     "topic": "topic",
     "message": "message",
 }
-
-
-def _attach(form: FlaskForm, errors: dict[str, str]) -> list[str]:
-    general = []
-    for key, message in errors.items():
-        name = FORM_FIELDS.get(key)
-        if name is None:
-            general.append(message)
-        else:
-            form[name].errors = [*form[name].errors, message]
-    return general
 
 
 def _topic_choices(partner: Partner) -> list[tuple[str, str]]:
@@ -101,22 +92,22 @@ def _filters(first_default: date) -> dict:
     args, errors = request.args, {}
     try:
         first_day = max(parse_iso_day(args.get("from"), first_default), first_default)
-    except ValueError as exc:
-        errors["from"], first_day = str(exc), first_default
+    except Invalid as exc:
+        errors["from"], first_day = problem_message(exc.first), first_default
     raw_duration = args.get("duration")
     if request.method == "POST":
         raw_duration = request.form.get("duration") or raw_duration
     try:
         duration = parse_duration(raw_duration)
-    except ValueError as exc:
-        errors["duration"], duration = str(exc), DEFAULT_DURATION
+    except Invalid as exc:
+        errors["duration"], duration = problem_message(exc.first), DEFAULT_DURATION
     near = (args.get("near") or "").strip()[:300]
     place, suggestions = None, []
     if near:
         try:
             place = geocode_place(near)
         except GeocodeNotFound as exc:
-            errors["near"] = _("„%(query)s“ wurde nicht gefunden.", query=near)
+            errors["near"] = problem_message(Problem("near", "near.not_found", {"query": near}))
             suggestions = exc.suggestions
     return {"first_day": first_day, "duration": duration, "near": near, "place": place, "suggestions": suggestions,
             "filter_errors": errors}
@@ -167,14 +158,13 @@ def _request_page(partner: Partner, form: VisitRequestForm, filters: dict, *, ge
 
 
 def _check_request(form: VisitRequestForm) -> tuple:
-    """(start, duration, firm details with the geocoded address, errors by service key) of a posted request."""
-    errors: dict[str, str] = {}
+    """(start, duration, firm details with the geocoded address, problems) of a posted request."""
+    problems: list[Problem] = []
     start = None
     try:
         start = parse_instant(form.start.data or "", "start")
-    except LocalTimeError as exc:
-        errors["start"] = (_("Bitte wählen Sie einen Termin aus der Liste.") if not (form.start.data or "").strip()
-                           else exc.message)
+    except Invalid as exc:
+        problems.append(Problem("start", "start.not_chosen") if not (form.start.data or "").strip() else exc.first)
     firm = FirmDetails(name=form.firm_name.data or "", address=form.firm_address.data or "",
                        contact=form.contact.data or "", email=form.email.data or "", phone=form.phone.data or "")
     if firm.address.strip():
@@ -182,20 +172,18 @@ def _check_request(form: VisitRequestForm) -> tuple:
             found = geocode_place(firm.address)
             firm.lat, firm.lon = found.lat, found.lon
         except GeocodeNotFound as exc:
-            message = address_not_found_message(firm.address.strip())
-            if exc.suggestions:
-                message += " " + _("Meinten Sie: %(places)s?", places="; ".join(exc.suggestions))
-            errors["firm.address"] = message
+            problems.append(address_not_found(firm.address.strip(), exc.suggestions))
     duration = DEFAULT_DURATION
     try:
-        duration = parse_duration(form.duration.data, default=DEFAULT_DURATION)
-    except ValueError as exc:
-        errors["duration_min"] = str(exc)
-    if errors:
+        duration = parse_duration(form.duration.data, default=DEFAULT_DURATION, field="duration_min")
+    except Invalid as exc:
+        problems.extend(exc.problems)
+    if problems:
         # Report the other fields' problems in the same round: the service's own firm rules, on a copy.
-        for key, message in booking._validate_firm(dataclasses.replace(firm), need_contact=True).items():
-            errors.setdefault(key, message)
-    return start, duration, firm, errors
+        seen = {problem.field for problem in problems}
+        problems += [p for p in booking.validate_firm(dataclasses.replace(firm), need_contact=True)
+                     if p.field not in seen]
+    return start, duration, firm, problems
 
 
 def _submit_request(form: VisitRequestForm, partner: Partner):
@@ -203,9 +191,9 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
     if not form.validate_on_submit():
         message = _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und senden Sie es erneut.")
         return [message], None, 400
-    start, duration, firm, errors = _check_request(form)
-    if errors:
-        return _attach(form, errors), None, 400
+    start, duration, firm, problems = _check_request(form)
+    if problems:
+        return attach_errors(form, Invalid(problems), FORM_FIELDS), None, 400
     partner_id = partner.id
     try:
         with booking_transaction(db.session, partner_id):
@@ -213,8 +201,8 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
                 db.session, db.session.get(Partner, partner_id), start, duration, firm, form.topic.data or None,
                 form.message.data or "", now(), settings())
             visit_id = visit.id
-    except BookingInvalid as exc:
-        return _attach(form, exc.errors), None, 400
+    except Invalid as exc:
+        return attach_errors(form, exc, FORM_FIELDS), None, 400
     except BookingConflict as exc:
         form.start.data = ""
         return [], exc, 409

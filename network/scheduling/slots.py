@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from network.geo.distance import great_circle_km
+from network.problems import Problem
 from network.scheduling.localtime import BERLIN, exists_locally, to_local
 
 Point = tuple[float, float]
@@ -79,13 +80,16 @@ class Slot:
     end: datetime
 
 
-class SlotRejected(ValueError):
-    """Why a requested time does not fit; .code for programs, .message in German."""
+class SlotRejected(Exception):
+    """Why a requested time does not fit: .problem (field "start", a "slot.*" code), .code for short.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    Not Invalid: the input is well-formed, the calendar refuses it (booking turns this into BookingConflict).
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+        self.code = problem.code
 
 
 def _local_minute_to_utc(day: date, minute: int) -> datetime | None:
@@ -145,22 +149,22 @@ def _same_local_day(a: datetime, b: datetime) -> bool:
 
 
 def _check(index: _Index, start: datetime, end: datetime, place: Point | None, day_start: datetime | None,
-           schedule: Schedule, rules: TravelRules) -> str | None:
-    """None when [start, end) at place fits between the neighbours, else a reason code."""
+           schedule: Schedule, rules: TravelRules) -> Problem | None:
+    """None when [start, end) at place fits between the neighbours, else why not."""
     prev, nxt = index.neighbours(start)
     if prev is not None and prev.end > start:
-        return "overlap"
+        return Problem("start", "slot.overlap")
     if nxt is not None and nxt.start < end:
-        return "overlap"
+        return Problem("start", "slot.overlap")
     if prev is not None and _same_local_day(prev.end, start):
         if prev.end + timedelta(minutes=rules.minutes(prev.place, place)) > start:
-            return "travel_before"
+            return Problem("start", "slot.travel_before")
     elif day_start is not None and schedule.home is not None:
         if day_start + timedelta(minutes=rules.minutes(schedule.home, place)) > start:
-            return "travel_from_home"
+            return Problem("start", "slot.travel_from_home")
     if nxt is not None and _same_local_day(nxt.start, end):
         if end + timedelta(minutes=rules.minutes(place, nxt.place)) > nxt.start:
-            return "travel_after"
+            return Problem("start", "slot.travel_after")
     return None
 
 
@@ -185,19 +189,6 @@ def free_slots(schedule: Schedule, first_day: date, days: int, duration: timedel
     return slots
 
 
-REASONS = {
-    "overlap": "Der Termin überschneidet sich mit einem anderen Termin.",
-    "travel_before": "Nach dem vorherigen Termin reicht die Fahrzeit bis zu diesem Ort nicht.",
-    "travel_after": "Vom Termin aus reicht die Fahrzeit zum nächsten Termin nicht.",
-    "travel_from_home": "Vom Dienstort aus ist der Ort zu dieser Uhrzeit nicht erreichbar.",
-    "outside_hours": "Der Termin liegt außerhalb der Arbeitszeiten.",
-    "absent": "An diesem Tag ist die Person abwesend.",
-    "too_soon": "Der Termin liegt zu kurzfristig (Mindestvorlauf).",
-    "too_late": "Der Termin liegt zu weit in der Zukunft (Buchungshorizont).",
-    "in_past": "Der Termin liegt in der Vergangenheit.",
-}
-
-
 def check_visit(schedule: Schedule, start: datetime, end: datetime, now: datetime, place: Point | None = None,
                 rules: TravelRules = TravelRules(), *, require_offered: bool = True) -> None:
     """Raise SlotRejected unless [start, end) at place fits the rules.
@@ -212,17 +203,17 @@ def check_visit(schedule: Schedule, start: datetime, end: datetime, now: datetim
             interval = candidate
             break
     if start < now:
-        raise SlotRejected("in_past", REASONS["in_past"])
+        raise SlotRejected(Problem("start", "slot.in_past"))
     if require_offered:
         if any(first <= day <= last for first, last in schedule.absences):
-            raise SlotRejected("absent", REASONS["absent"])
+            raise SlotRejected(Problem("start", "slot.absent"))
         if interval is None:
-            raise SlotRejected("outside_hours", REASONS["outside_hours"])
+            raise SlotRejected(Problem("start", "slot.outside_hours"))
         if start < now + schedule.min_notice:
-            raise SlotRejected("too_soon", REASONS["too_soon"])
+            raise SlotRejected(Problem("start", "slot.too_soon"))
         if start > now + schedule.horizon:
-            raise SlotRejected("too_late", REASONS["too_late"])
+            raise SlotRejected(Problem("start", "slot.too_late"))
     day_start = interval.start if interval is not None else None
-    reason = _check(_Index(schedule.busy), start, end, place, day_start, schedule, rules)
-    if reason is not None:
-        raise SlotRejected(reason, REASONS[reason])
+    problem = _check(_Index(schedule.busy), start, end, place, day_start, schedule, rules)
+    if problem is not None:
+        raise SlotRejected(problem)

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from network.directory.models import Partner
 from network.clock import now
+from network.errors import form_errors, json_error, problem_message
 from network.extensions import db, limiter
 from network.geo.geocoding import GeocodeResult
+from network.problems import Invalid, Problem
 from network.scheduling import booking
-from network.scheduling.booking import BookingInvalid, can_manage_partner_visits
+from network.scheduling.booking import BookingConflict, can_manage_partner_visits
 from network.scheduling.localtime import (
-    LocalTimeError,
     isoformat_local,
     local_to_utc,
     parse_clock,
@@ -132,33 +133,30 @@ def parse_wall_clock(form, errors: dict[str, str]) -> datetime | None:
         return None
     try:
         return local_to_utc(datetime.combine(day, time(minute // 60, minute % 60)))
-    except LocalTimeError as exc:
-        errors["time"] = exc.message
+    except Invalid as exc:
+        errors["time"] = problem_message(exc.first)
         return None
 
 
-def parse_duration(raw, default: int | None = DEFAULT_DURATION) -> int:
-    """A visit length from a query or form value; raises ValueError with a German message."""
+def parse_duration(raw, default: int | None = DEFAULT_DURATION, field: str = "duration") -> int:
+    """A visit length from a query or form value; raises Invalid (duration.not_allowed) naming field."""
     if raw in (None, "") and default is not None:
         return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = None
+    text = str(raw).strip()
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else None
     if value not in DURATIONS_MIN:
-        raise ValueError(_("Die Dauer muss %(choices)s Minuten sein.",
-                           choices=", ".join(str(d) for d in DURATIONS_MIN)))
+        raise Invalid.one(field, "duration.not_allowed", choices=", ".join(str(d) for d in DURATIONS_MIN))
     return value
 
 
 def parse_iso_day(raw: str | None, default: date) -> date:
-    """A ?from=YYYY-MM-DD query value (default when absent); raises ValueError with a message."""
+    """A ?from=YYYY-MM-DD query value (default when absent); raises Invalid (day.invalid, field "from")."""
     if not raw:
         return default
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
-        raise ValueError(_("„%(value)s“ ist kein gültiges Datum (erwartet: 2026-12-01).", value=raw)) from None
+        raise Invalid.one("from", "day.invalid", value=raw[:40]) from None
 
 
 # ---------------------------------------------------------------- the firm's side, shared with the JSON API
@@ -173,24 +171,27 @@ visit_request_limit = limiter.shared_limit(_visit_rate_limit, scope="visit-reque
 
 
 class PartnerUnavailable(Exception):
-    """The partner does not exist (status 404) or takes no visit requests (no working hours)."""
+    """The partner does not exist (status 404, code "partner.not_found") or takes no visit requests
+    (no working hours: 409, "partner.no_working_hours")."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, code: str) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code
 
 
 def bookable_partner(partner_id: int) -> Partner:
     """The partner if firms may request visits from it; raises PartnerUnavailable otherwise."""
     partner = db.session.get(Partner, partner_id)
     if partner is None or partner.is_archived:
-        raise PartnerUnavailable(_("Diesen Eintrag gibt es nicht (mehr)."), 404)
+        raise PartnerUnavailable(_("Diesen Eintrag gibt es nicht (mehr)."), 404, "partner.not_found")
     has_hours = db.session.scalar(select(WorkingHours.id).where(WorkingHours.partner_id == partner.id).limit(1))
     if has_hours is None:
         raise PartnerUnavailable(
             _("Bei %(name)s können keine Vor-Ort-Termine angefragt werden: Es sind keine Arbeitszeiten "
-              "hinterlegt. Bitte nehmen Sie per E-Mail oder Telefon Kontakt auf.", name=partner.name), 409)
+              "hinterlegt. Bitte nehmen Sie per E-Mail oder Telefon Kontakt auf.", name=partner.name), 409,
+            "partner.no_working_hours")
     return partner
 
 
@@ -222,9 +223,19 @@ def geocode_place(query: str) -> GeocodeResult:
     return geocoder().geocode(query)
 
 
-def address_not_found_message(query: str) -> str:
-    return _("Die Adresse „%(query)s“ wurde nicht gefunden. Bitte geben Sie Straße, Postleitzahl und Ort an.",
-             query=query)
+def with_suggestions(message: str, exc) -> str:
+    """A not-found message followed by the geocoder's suggestions (GeocodeNotFound.suggestions), if any."""
+    if exc.suggestions:
+        message += " " + _("Meinten Sie: %(s)s?", s=", ".join(exc.suggestions[:5]))
+    return message
+
+
+def address_not_found(query: str, suggestions: list[str] | None = None) -> Problem:
+    """The firm's address is unknown to the geocoder; with suggestions, the message offers them."""
+    if suggestions:
+        return Problem("firm.address", "firm.address_unknown_suggestions",
+                       {"query": query, "places": "; ".join(suggestions)})
+    return Problem("firm.address", "firm.address_unknown", {"query": query})
 
 
 def slot_window(partner: Partner, first_day: date, duration: int, place) -> list[Slot]:
@@ -365,9 +376,15 @@ def render(template: str, partner: Partner | None, http_status: int = 200, **con
     return response
 
 
-def field_errors(exc: BookingInvalid) -> dict[str, str]:
-    """A service's errors keyed by the coach's form fields."""
-    return {FIELD_NAMES.get(key, key): message for key, message in exc.errors.items()}
+def field_errors(exc: Invalid) -> dict[str, str]:
+    """A service's problems in the user's language, keyed by the coach's form fields (one line per field)."""
+    return {field: " ".join(messages) for field, messages in form_errors(exc, FIELD_NAMES).items()}
+
+
+def conflict_response(exc: BookingConflict):
+    """409 for a time that is taken or unreachable: {"error", "field", "code"} and the next free slots."""
+    return json_error(problem_message(exc.problem), 409, exc.problem.field, code=exc.code,
+                      next_free=[slot_json(slot) for slot in exc.next_free])
 
 
 def notify(visit: Visit, firm_token: str | None = None) -> bool:
