@@ -1,11 +1,10 @@
 """The audit log (core): one row per change with who, when, what, and each changed field as before → after."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Optional
-
-from collections.abc import Callable
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, Select, String, Text, false, or_, select, true
@@ -68,11 +67,11 @@ class AuditEntry(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # Kept beside actor_id so the log stays readable after a user is deleted.
     actor_label: Mapped[str] = mapped_column(String(200), default="")
     entity_type: Mapped[str] = mapped_column(String(40))
-    entity_id: Mapped[Optional[int]] = mapped_column(Integer)
+    entity_id: Mapped[int | None] = mapped_column(Integer)
     entity_label: Mapped[str] = mapped_column(String(200), default="")
     # One of registered_actions(); the CHECK ck_audit_entries_action comes from the migrations (see AuditAction).
     action: Mapped[str] = mapped_column(String(40))

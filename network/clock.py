@@ -1,14 +1,14 @@
 """The current instant for every domain: real UTC time, or the test clock set in app.config["CLOCK"]."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, has_app_context
 
 
 def utcnow() -> datetime:
     """The machine's current instant in UTC, timezone-aware; now() falls back to it."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def require_aware(moment: datetime) -> datetime:
@@ -27,5 +27,5 @@ def now() -> datetime:
     if has_app_context():
         override = current_app.config["CLOCK"]
         if override is not None:
-            return require_aware(override()).astimezone(timezone.utc)
+            return require_aware(override()).astimezone(UTC)
     return utcnow()

@@ -1,7 +1,7 @@
-"""Database helpers shared by all domains: the UTC instant column type, state columns, SQLite set-up, raw tuple fetches."""
+"""Database helpers for all domains: the UTC instant column type, state columns, SQLite set-up, raw fetches."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Enum, event
@@ -29,14 +29,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"UTCDateTime needs a datetime, not {type(value).__name__}")
-        return require_aware(value).astimezone(timezone.utc)
+        return require_aware(value).astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:  # SQLite: stored as UTC (process_bind_param), handed back without zone
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -258,7 +258,7 @@ def remaining_personal_data(session: Session, target: ErasureTarget) -> list[tup
         if not columns:
             continue
         for row in session.execute(select(*columns)):
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 if (table.name, column.name) not in found and value is not None and target.scrub(value) != value:
                     found.append((table.name, column.name))
     return found

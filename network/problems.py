@@ -31,7 +31,7 @@ class Invalid(ValueError):
         super().__init__("; ".join(str(problem) for problem in self.problems))
 
     @classmethod
-    def one(cls, field: str | None, code: str, /, **params: Any) -> "Invalid":
+    def one(cls, field: str | None, code: str, /, **params: Any) -> Invalid:
         """One problem; field and code are positional, so a message may have params of those names."""
         return cls([Problem(field, code, params)])
 

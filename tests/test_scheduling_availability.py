@@ -10,8 +10,8 @@ from conftest import csrf_from
 from network.accounts.models import User
 from network.audit import AuditEntry
 from network.extensions import db
-from network.scheduling import availability
 from network.problems import Invalid
+from network.scheduling import availability
 from network.scheduling.booking import NotAllowed
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import Absence, SchedulingProfile, WorkingHours

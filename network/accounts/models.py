@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
@@ -62,13 +62,13 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(300), default="")
     role: Mapped[Role] = mapped_column(state_type(Role, "role"), default=Role.COACH)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    partner: Mapped[Optional["Partner"]] = relationship(foreign_keys=[partner_id])
-    regions: Mapped[list["Region"]] = relationship(secondary=user_regions)
-    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    partner: Mapped[Partner | None] = relationship(foreign_keys=[partner_id])
+    regions: Mapped[list[Region]] = relationship(secondary=user_regions)
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     # Flask-Login asks is_active; a disabled account cannot log in or use tokens.
     @property
@@ -99,7 +99,7 @@ class User(UserMixin, db.Model):
         return {region.id for region in self.regions}
 
     # Per-object permissions: every route asks the object's question with the user.
-    def can_edit_partner(self, partner: "Partner") -> bool:
+    def can_edit_partner(self, partner: Partner) -> bool:
         if not self.is_active:
             return False
         if self.is_admin:
@@ -113,7 +113,7 @@ class User(UserMixin, db.Model):
             return False
         return self.is_admin or (self.is_editor and region_id in self.region_ids)
 
-    def can_archive_partner(self, partner: "Partner") -> bool:
+    def can_archive_partner(self, partner: Partner) -> bool:
         return self.is_active and (self.is_admin or (self.is_editor and partner.region_id in self.region_ids))
 
     def can_moderate_region(self, region_id: int | None) -> bool:
@@ -150,8 +150,8 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -160,7 +160,7 @@ class ApiToken(db.Model):
         return self.revoked_at is not None
 
     @classmethod
-    def issue(cls, user: User, name: str) -> tuple["ApiToken", str]:
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
         """Create a token for user; returns the row and the plain token (shown once, never stored)."""
         plain = "pn_" + secrets.token_urlsafe(32)
         token = cls(user=user, name=name, token_hash=hash_token(plain), prefix=plain[:10])

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from email_validator import EmailNotValidError, validate_email
 
 from network import clock
 from network.accounts.forms import MIN_PASSWORD_LENGTH

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, render_template, request
 from flask_babel import format_datetime
@@ -70,7 +70,7 @@ def _parse_int(args, name: str, filters: AuditFilters, message: str) -> int | No
 
 
 def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def filtered_query(user, filters: AuditFilters):

@@ -15,12 +15,12 @@ from network.admin.blueprint import bp
 from network.admin.listings_routes import _partner_or_404
 from network.audit import AuditEntry
 from network.directory.listings import PermissionDenied, merge_listings, set_archived
-from network.errors import problem_message
-from network.problems import Invalid
 from network.directory.maintenance import merge_candidates, merge_preview
 from network.directory.models import Partner
+from network.errors import problem_message
 from network.extensions import db
 from network.i18n import current_language
+from network.problems import Invalid
 
 
 def _archive(partner_id: int, archived: bool):
@@ -75,6 +75,20 @@ def _chosen_duplicate(keep: Partner, form: MultiDict[str, str]) -> tuple[Partner
     return duplicate, message
 
 
+def _merge(keep: Partner, duplicate: Partner) -> list[str]:
+    """Merge and commit; the refusal messages if the service refused (403 when not permitted)."""
+    try:
+        merge_listings(db.session, keep, duplicate, actor=current_user)
+    except Invalid as exc:
+        db.session.rollback()
+        return [problem_message(p) for p in exc.problems]
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    db.session.commit()
+    return []
+
+
 @bp.route("/eintraege/<int:partner_id>/zusammenfuehren", methods=["GET", "POST"])
 def merge_listing(partner_id: int):
     keep = _partner_or_404(partner_id)
@@ -98,16 +112,10 @@ def merge_listing(partner_id: int):
         # Merging archives the duplicate: show both side by side before doing it.
         context.update(merge_preview(keep, duplicate))
         return render_template("admin/merge.html", **context)
-    try:
-        merge_listings(db.session, keep, duplicate, actor=current_user)
-    except Invalid as exc:
-        db.session.rollback()
-        context["errors"] = {"duplicate_id": [problem_message(p) for p in exc.problems]}
+    refused = _merge(keep, duplicate)
+    if refused:
+        context["errors"] = {"duplicate_id": refused}
         return render_template("admin/merge.html", **context), 400
-    except PermissionDenied:
-        db.session.rollback()
-        abort(403)
-    db.session.commit()
     flash(_("„%(dup)s“ (#%(dup_id)s) ist in diesen Eintrag übernommen und archiviert.",
             dup=duplicate.name, dup_id=duplicate.id), "info")
     return redirect(url_for("admin.edit_listing", partner_id=keep.id))

@@ -14,8 +14,9 @@ from werkzeug.datastructures import MultiDict
 from network import clock
 from network.accounts.models import User
 from network.admin.blueprint import bp
-from network.directory.freshness import is_stale
+from network.directory.api import partner_feature
 from network.directory.csvio import COLUMNS, export_partners, partner_values
+from network.directory.freshness import is_stale
 from network.directory.listings import (
     COACH_FIELDS,
     EDITABLE_FIELDS,
@@ -23,11 +24,10 @@ from network.directory.listings import (
     create_listing,
     update_listing,
 )
-from network.directory.api import partner_feature
-from network.directory.mapview import OSM_TILES
 from network.directory.maintenance import ListingFilter, listing_query, with_relations
-from network.directory.search import Hit
+from network.directory.mapview import OSM_TILES
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
+from network.directory.search import Hit
 from network.errors import form_errors
 from network.extensions import db
 from network.i18n import current_language

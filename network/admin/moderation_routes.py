@@ -10,7 +10,8 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 
 from network.admin.blueprint import bp
-from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
+from network.directory.listings import PermissionDenied
+from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Kind, Region, Suggestion, Topic
 from network.directory.moderation import (
     DUPLICATE_MODES,
     AlreadyDecided,
@@ -19,8 +20,6 @@ from network.directory.moderation import (
     moderation_queue,
     reject,
 )
-from network.directory.listings import PermissionDenied
-from network.directory.models import Kind, Region, Topic
 from network.errors import form_errors
 from network.extensions import db
 from network.i18n import current_language

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from network import clock
 from network.admin.blueprint import bp
 from network.audit import AuditEntry
-from network.directory.privacy import build_target, erase_personal_data, export_personal_data
-from network.scheduling.privacy import upcoming_visits
 from network.directory.models import Partner
+from network.directory.privacy import build_target, erase_personal_data, export_personal_data
 from network.extensions import db
+from network.scheduling.privacy import upcoming_visits
 
 
 def _partner_for_privacy(partner_id: int) -> Partner:

@@ -15,8 +15,7 @@ from network.admin import (  # noqa: F401  (each module registers its views on b
     users_routes,
 )
 from network.admin.blueprint import bp
-from network.directory.models import Suggestion
-from network.directory.models import Partner
+from network.directory.models import Partner, Suggestion
 from network.extensions import db
 
 

@@ -5,9 +5,20 @@ from flask import Flask
 
 from network.audit import register_scope
 from network.demo import register_demo
+
 # labels, messages: the directory's words and error labels register on import.
 from network.directory import (  # noqa: F401
-    api, api_write, commands, demo, demo_accounts, labels, maintenance, messages, models, privacy, routes,
+    api,
+    api_write,
+    commands,
+    demo,
+    demo_accounts,
+    labels,
+    maintenance,
+    messages,
+    models,
+    privacy,
+    routes,
 )
 from network.extensions import db
 

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -17,10 +17,10 @@ from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session, selectinload
 
 from network import clock
-from network.problems import Invalid, Problem
 from network.directory.models import Kind, Organisation, Partner, Region, Topic
 from network.geo.gazetteer import normalize
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
+from network.problems import Invalid, Problem
 
 # The file format, in this order on export. docs/csv-format.md explains every column.
 COLUMNS: tuple[str, ...] = (
@@ -503,11 +503,11 @@ def _parse_instant(raw: str) -> datetime | None:
             moment = datetime.fromisoformat(raw)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=LOCAL_TZ)
-            return moment.astimezone(timezone.utc)
+            return moment.astimezone(UTC)
     except ValueError:
         return None
     # Midnight in Berlin, so that the export shows the same calendar day again.
-    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def _geocode_row(c: _RowChecker, row: PartnerRow, geocoder: SupportsGeocode | None,
@@ -700,7 +700,7 @@ class _TextStream:
 
 def partner_values(partner: Partner) -> dict[str, str]:
     """A partner as the string values of the CSV columns (decimal points), e.g. to prefill a form."""
-    return dict(zip(COLUMNS, _cells(partner, decimal_comma=False)))
+    return dict(zip(COLUMNS, _cells(partner, decimal_comma=False), strict=True))
 
 
 def check_listing(

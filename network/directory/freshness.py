@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, or_, select
@@ -59,7 +59,7 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 def _stamp(partner: Partner) -> str:
     # In UTC, so a value just set by a caller in another zone gives the stamp the database will give back.
     confirmed = partner.confirmed_at
-    return confirmed.astimezone(timezone.utc).isoformat() if confirmed else ""
+    return confirmed.astimezone(UTC).isoformat() if confirmed else ""
 
 
 def make_confirm_token(partner: Partner, secret_key: str) -> str:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from network import clock
 from network.audit import record
-from network.directory.models import partner_snapshot
 from network.directory.csvio import (
     CsvTable,
     ImportReport,
@@ -30,7 +29,7 @@ from network.directory.csvio import (
     row_problem,
     validate_rows,
 )
-from network.directory.models import Partner
+from network.directory.models import Partner, partner_snapshot
 from network.geo.distance import great_circle_km
 from network.geo.gazetteer import normalize
 from network.problems import Invalid, Problem
@@ -286,7 +285,7 @@ def run_import(session: Session, data: bytes, geocoder: SupportsGeocode | None, 
         session.scalars(select(Partner).where(Partner.id.in_(ids[start:start + _RELOAD_BATCH]))).all()
     note_file = f"CSV-Import „{filename}“" if filename else "CSV-Import"
     with session.no_autoflush:
-        for row, partner_id in zip(rows, ids):
+        for row, partner_id in zip(rows, ids, strict=True):
             partner = session.get(Partner, partner_id)  # from the identity map, no query
             assert partner is not None
             record(session, actor=actor, entity=partner, action="import", before=None,

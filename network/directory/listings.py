@@ -7,11 +7,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from network import clock
-from network.audit import record
-from network.directory.models import partner_snapshot
 from network.accounts.models import User
-from network.directory.csvio import _ORG_TYPE_BY_KIND, COLUMNS, PartnerRow, SupportsGeocode, check_listing, partner_values
-from network.directory.models import Organisation, Partner
+from network.audit import record
+from network.directory.csvio import (
+    _ORG_TYPE_BY_KIND,
+    COLUMNS,
+    PartnerRow,
+    SupportsGeocode,
+    check_listing,
+    partner_values,
+)
+from network.directory.models import Organisation, Partner, partner_snapshot
 from network.geo.gazetteer import normalize
 from network.problems import Invalid
 

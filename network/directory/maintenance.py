@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from network.accounts.models import User
-from network.directory.freshness import stale_clause
 from network.audit import AuditEntry
+from network.directory.freshness import stale_clause
 from network.directory.models import Kind, Partner, Region, Suggestion, Topic, partner_topics
 from network.geo.distance import bounding_box, great_circle_km
 from network.geo.gazetteer import normalize
@@ -37,7 +37,7 @@ class ListingFilter:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "ListingFilter":
+    def from_args(cls, args: Mapping[str, str]) -> ListingFilter:
         archived = args.get("archived", "")
         try:
             page = max(1, int(args.get("page", "1")))

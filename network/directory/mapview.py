@@ -1,4 +1,4 @@
-"""Directory map: a folium/Leaflet map of partners built from JSON in the browser, with local assets and escaped text."""
+"""Directory map: folium/Leaflet map of partners built from JSON in the browser, local assets, escaped text."""
 from __future__ import annotations
 
 import json
@@ -257,7 +257,8 @@ class _PartnerSupport(folium.MacroElement):
                     dl.appendChild(el("dt", "", term));
                     dl.appendChild(el("dd", "", value));
                 }
-                // partner: [id, name, organisation, [topics], region, distance_km, url]; text fields are indexes into strings
+                // partner: [id, name, organisation, [topics], region, distance_km, url];
+                // text fields are indexes into strings
                 function popup(p, kind) {
                     var root = el("div", "pn-popup");
                     root.setAttribute("data-partner-id", String(p[0]));

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -85,12 +85,12 @@ class Organisation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     org_type: Mapped[str] = mapped_column(String(40), default="agency")
-    website: Mapped[Optional[str]] = mapped_column(String(300))
-    city: Mapped[Optional[str]] = mapped_column(String(120))
+    website: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
-    partners: Mapped[list["Partner"]] = relationship(back_populates="organisation")
+    partners: Mapped[list[Partner]] = relationship(back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.name!r}>"
@@ -114,7 +114,7 @@ class Partner(db.Model):
     # kind_id and region_id have no index of their own: SQLite (without statistics) would
     # prefer it over the geo index and read every partner of a kind; ix_partners_geo covers them.
     kind_id: Mapped[int] = mapped_column(ForeignKey("kinds.id"))
-    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisations.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     description: Mapped[str] = mapped_column(Text, default="")
 
@@ -141,19 +141,19 @@ class Partner(db.Model):
     is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
-    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, default=clock.now)
-    reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=clock.now)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when this listing was merged into another; the listing is archived then.
     # Indexed: without it every deleted partner scans the table for rows pointing at it.
-    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
                                                           index=True)
 
     kind: Mapped[Kind] = relationship()
     region: Mapped[Region] = relationship()
     # viewonly: a writable self-reference makes the ORM insert partners one statement at a time.
-    merged_into: Mapped[Optional["Partner"]] = relationship(remote_side="Partner.id", foreign_keys=[merged_into_id],
+    merged_into: Mapped[Partner | None] = relationship(remote_side="Partner.id", foreign_keys=[merged_into_id],
                                                            viewonly=True)
-    organisation: Mapped[Optional[Organisation]] = relationship(back_populates="partners")
+    organisation: Mapped[Organisation | None] = relationship(back_populates="partners")
     topics: Mapped[list[Topic]] = relationship(secondary=partner_topics, order_by=Topic.sort_order)
 
     @property
@@ -246,16 +246,16 @@ class Suggestion(db.Model):
     suggestion_type: Mapped[SuggestionType] = mapped_column(state_type(SuggestionType, "suggestion_type"))
     status: Mapped[SuggestionStatus] = mapped_column(state_type(SuggestionStatus, "status"),
                                                      default=SuggestionStatus.PENDING, index=True)
-    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
-    partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
-    duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"),
                                                            index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     reporter_email: Mapped[str] = mapped_column(String(200), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="")
 
     region = relationship("Region")

@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from network import clock
 from network.audit import record
-from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Suggestion
 from network.directory.csvio import SupportsGeocode, check_listing
 from network.directory.listings import PermissionDenied, create_listing, merge_listings
-from network.directory.models import Partner, Region
+from network.directory.models import SUGGESTION_STATES, SUGGESTION_TYPES, Partner, Region, Suggestion
 from network.geo.distance import bounding_box, great_circle_km
 from network.geo.gazetteer import normalize
 from network.problems import Invalid, Problem

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from network.directory.models import Kind, Region, Topic
 from network.directory.search import SearchQuery
-from network.geo.geocoding import GeocodeNotFound, GeocodeResult, Geocoder
+from network.geo.geocoding import GeocodeNotFound, Geocoder, GeocodeResult
 from network.problems import Invalid
 
 

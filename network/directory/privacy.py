@@ -90,7 +90,8 @@ def _erase_audit(session: Session, target: ErasureTarget) -> int:
             # The listing's own history loses every personal field, whatever the value was.
             changes = {key: ([ERASED if v not in (None, "") else v for v in pair]
                              if key in PERSONAL_FIELDS and isinstance(pair, list) else
-                             [round_coordinate(v) for v in pair] if key in ("latitude", "longitude") and isinstance(pair, list)
+                             [round_coordinate(v) for v in pair]
+                             if key in ("latitude", "longitude") and isinstance(pair, list)
                              else pair)
                        for key, pair in changes.items()}
         note = target.scrub(entry.note or "")

@@ -1,8 +1,8 @@
 """Directory pages: start page with search, full-screen map, partner profiles."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapPoint, build_map

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from math import atan2, ceil, cos, radians, sin, sqrt
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from network.directory.models import Kind, Partner, Region, Topic, partner_topics
 from network.dbutil import fetch_tuples
+from network.directory.models import Kind, Partner, Region, Topic, partner_topics
 from network.geo.distance import EARTH_RADIUS_KM, bounding_box, cells_for_box
 from network.geo.gazetteer import normalize
 from network.problems import Invalid
@@ -186,5 +186,5 @@ def find_partners(session: Session, query: SearchQuery) -> SearchResult:
     start = (query.page - 1) * query.per_page
     page_ranked = ranked[start : start + query.per_page]
     partners = load_partners(session, [r.partner_id for r in page_ranked])
-    hits = [Hit(p, r.distance_km, r.reaches) for p, r in zip(partners, page_ranked)]
+    hits = [Hit(p, r.distance_km, r.reaches) for p, r in zip(partners, page_ranked, strict=False)]
     return SearchResult(hits=hits, total=len(ranked), page=query.page, per_page=query.per_page, ranked=ranked)

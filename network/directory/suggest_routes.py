@@ -15,8 +15,8 @@ from network.directory.freshness import (
     confirm_by_token,
     partner_from_confirm_token,
 )
-from network.directory.moderation import submit_new_listing, submit_report
 from network.directory.models import Kind, Partner, Region, Topic
+from network.directory.moderation import submit_new_listing, submit_report
 from network.directory.routes import bp, geocoder
 from network.errors import attach_errors
 from network.extensions import db, limiter

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from network.demo import register_demo
+
 # labels, messages: the scheduler's words and error labels register on import.
 from network.scheduling import api, demo, labels, messages, models, privacy, routes  # noqa: F401
 

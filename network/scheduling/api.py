@@ -17,9 +17,9 @@ from flask import Blueprint, jsonify, request
 from network.clock import now
 from network.directory.models import Partner
 from network.errors import invalid_response, json_error
-from network.problems import Invalid
 from network.extensions import csrf, db
 from network.geo.geocoding import GeocodeNotFound, GeocodeResult
+from network.problems import Invalid
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, FirmDetails
 from network.scheduling.localtime import parse_instant, to_local
@@ -152,6 +152,19 @@ def _read_request(body) -> dict:
     }
 
 
+def _locate(firm: FirmDetails):
+    """Geocode the firm's address into firm; the 422 answer when the address is unknown, else None."""
+    if not firm.address.strip():
+        return None
+    try:
+        found = geocode_place(firm.address)
+    except GeocodeNotFound as exc:
+        # The suggestions travel as their own list; the message stays the plain one.
+        return invalid_response(Invalid(address_not_found(firm.address.strip())), 422, suggestions=exc.suggestions)
+    firm.lat, firm.lon = found.lat, found.lon
+    return None
+
+
 @bp.post("/visits")
 @visit_request_limit
 def create_visit():
@@ -165,14 +178,9 @@ def create_visit():
     except PartnerUnavailable as exc:
         return _unavailable(exc, for_write=True)
     firm: FirmDetails = values["firm"]
-    if firm.address.strip():
-        try:
-            found = geocode_place(firm.address)
-        except GeocodeNotFound as exc:
-            # The suggestions travel as their own list; the message stays the plain one.
-            return invalid_response(Invalid(address_not_found(firm.address.strip())), 422,
-                                    suggestions=exc.suggestions)
-        firm.lat, firm.lon = found.lat, found.lon
+    unknown = _locate(firm)
+    if unknown is not None:
+        return unknown
     partner_id = partner.id
     try:
         with booking_transaction(db.session, partner_id):

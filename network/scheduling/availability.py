@@ -20,7 +20,7 @@ from network.geo.geocoding import GeocodeNotFound
 from network.problems import Invalid, Problem
 from network.scheduling.booking import NotAllowed, ensure_profile
 from network.scheduling.localtime import local_day_bounds, minutes_text, parse_clock, parse_day, to_local
-from network.scheduling.models import AbsenceReason, ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
+from network.scheduling.models import ACTIVE_STATES, Absence, AbsenceReason, SchedulingProfile, Visit, WorkingHours
 
 MAX_INTERVALS_PER_DAY = 6
 ABSENCE_REASONS = tuple(AbsenceReason)
@@ -104,7 +104,7 @@ def _day_intervals(day: int, pairs: Sequence[tuple[str, str]]) -> tuple[list[tup
         else:
             intervals.append((start, end))
     intervals.sort()
-    for previous, current in zip(intervals, intervals[1:]):
+    for previous, current in zip(intervals, intervals[1:], strict=False):
         if current[0] < previous[1]:
             problems.append(Problem(field, "hours.overlap", {
                 "a": f"{minutes_text(previous[0])}–{minutes_text(previous[1])}",

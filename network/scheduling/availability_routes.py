@@ -7,9 +7,9 @@ from flask_login import login_required
 
 from network.directory.models import Partner
 from network.extensions import db
+from network.problems import Invalid
 from network.scheduling import availability
 from network.scheduling.availability import ABSENCE_REASONS, MAX_INTERVALS_PER_DAY
-from network.problems import Invalid
 from network.scheduling.booking import NotAllowed
 from network.scheduling.localtime import minutes_text
 from network.scheduling.locking import booking_transaction

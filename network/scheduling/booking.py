@@ -1,4 +1,4 @@
-"""Booking services: request, book, confirm, decline, reschedule, cancel, record the outcome — every path re-checks the rules.
+"""Booking services: request, book, confirm, decline, reschedule, cancel, outcome — every path re-checks the rules.
 
 Services flush only; the caller wraps write paths in locking.booking_transaction,
 which serialises one coach's bookings and commits. Times are UTC instants.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, func, select, update
@@ -334,8 +334,8 @@ def visit_snapshot(visit: Visit) -> dict:
     return {
         "status": visit.status,
         # In UTC, so a value set by a caller in another zone reads like the one loaded from the database.
-        "start_at": visit.start_at.astimezone(timezone.utc).isoformat() if visit.start_at else None,
-        "end_at": visit.end_at.astimezone(timezone.utc).isoformat() if visit.end_at else None,
+        "start_at": visit.start_at.astimezone(UTC).isoformat() if visit.start_at else None,
+        "end_at": visit.end_at.astimezone(UTC).isoformat() if visit.end_at else None,
         "firm_name": visit.firm_name,
         "firm_address": visit.firm_address,
         "contact_name": visit.contact_name,

@@ -11,14 +11,13 @@ from sqlalchemy import select
 from network.directory.models import Partner, Topic
 from network.extensions import db
 from network.geo.geocoding import GeocodeNotFound
-from network.scheduling import agenda
 from network.problems import Invalid
+from network.scheduling import agenda
 from network.scheduling.booking import BookingConflict, FirmDetails, NotAllowed, book_visit, token_hash
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import DURATIONS_MIN, Visit
 from network.scheduling.routes import bp
 from network.scheduling.views import (
-    with_suggestions,
     actor,
     field_errors,
     geocoder,
@@ -28,6 +27,7 @@ from network.scheduling.views import (
     render,
     require_partner,
     settings,
+    with_suggestions,
 )
 
 BOOK_FIELDS = ("date", "time", "duration", "firm_name", "firm_address", "contact", "email", "phone", "topic",

@@ -133,7 +133,8 @@ HOUR_PATTERNS: tuple[tuple[tuple[tuple[int, ...], tuple[tuple[int, int], ...]], 
 )
 
 MESSAGES = {
-    "prozessoptimierung": "Wir möchten unsere Auftragsabwicklung von der Bestellung bis zur Auslieferung durchleuchten.",
+    "prozessoptimierung": ("Wir möchten unsere Auftragsabwicklung von der Bestellung bis zur Auslieferung "
+                           "durchleuchten."),
     "produktentwicklung": "Wir entwickeln ein neues Produkt und suchen Unterstützung bei Prototyp und Förderung.",
     "automatisierung-robotik": "Wir überlegen, an zwei Maschinen einen Roboter zur Bestückung einzusetzen.",
     "it-sicherheit": "Nach einem Phishing-Vorfall wollen wir unsere IT-Sicherheit grundsätzlich aufstellen.",

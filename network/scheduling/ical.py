@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
 
@@ -120,7 +120,7 @@ def _when(moment: datetime) -> datetime:
     """
     local = to_local(moment)
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     return local
 
 
@@ -129,9 +129,9 @@ def _event(data: InviteData, now: datetime, *, cancelled: bool, with_alarm: bool
     event.add("uid", data.uid)
     event.add("sequence", data.sequence)
     # RFC 5545: DTSTAMP and CREATED are UTC.
-    event.add("dtstamp", now.astimezone(timezone.utc))
+    event.add("dtstamp", now.astimezone(UTC))
     if data.created is not None:
-        event.add("created", data.created.astimezone(timezone.utc))
+        event.add("created", data.created.astimezone(UTC))
     event.add("dtstart", _when(data.start))
     event.add("dtend", _when(data.end))
     event.add("summary", Text(data.summary))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from network.clock import require_aware
@@ -24,7 +24,7 @@ def to_local(moment: datetime) -> datetime:
 def exists_locally(naive: datetime) -> bool:
     """False for wall-clock times skipped by the spring change (2026-03-29 02:30)."""
     aware = naive.replace(tzinfo=BERLIN)
-    return aware.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) == naive
+    return aware.astimezone(UTC).astimezone(BERLIN).replace(tzinfo=None) == naive
 
 
 def local_to_utc(naive: datetime) -> datetime:
@@ -38,10 +38,10 @@ def local_to_utc(naive: datetime) -> datetime:
     if not MIN_YEAR <= naive.year <= MAX_YEAR:
         raise Invalid.one("start", "start.out_of_range", min=MIN_YEAR, max=MAX_YEAR)
     if naive.tzinfo is not None:
-        return naive.astimezone(timezone.utc)
+        return naive.astimezone(UTC)
     if not exists_locally(naive):
         raise Invalid.one("start", "start.nonexistent_local_time", time=f"{naive:%d.%m.%Y %H:%M}")
-    return naive.replace(tzinfo=BERLIN, fold=0).astimezone(timezone.utc)
+    return naive.replace(tzinfo=BERLIN, fold=0).astimezone(UTC)
 
 
 def parse_instant(text: str, field: str = "start") -> datetime:
@@ -64,8 +64,8 @@ def parse_instant(text: str, field: str = "start") -> datetime:
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC instants where a Berlin calendar day starts and ends (23 h or 25 h on change days)."""
-    start = datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN).astimezone(timezone.utc)
+    start = datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN).astimezone(UTC)
     return start, end
 
 

@@ -1,4 +1,4 @@
-"""One coach's bookings happen one at a time: BEGIN IMMEDIATE on SQLite, a row lock (+ exclusion constraint) on PostgreSQL."""
+"""One coach's bookings one at a time: BEGIN IMMEDIATE on SQLite, row lock (+ exclusion constraint) on PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -2,17 +2,29 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, ColumnElement, Date, Float, ForeignKey, Index, Integer,
-                        String, Text, and_, case, type_coerce)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    type_coerce,
+)
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from network.audit import register_actions
 from network import clock
+from network.audit import register_actions
 from network.dbutil import UTCDateTime, state_type
 from network.extensions import db
 
@@ -68,12 +80,12 @@ class SchedulingProfile(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), unique=True)
     home_address: Mapped[str] = mapped_column(String(300), default="")
-    home_lat: Mapped[Optional[float]] = mapped_column(Float)
-    home_lon: Mapped[Optional[float]] = mapped_column(Float)
+    home_lat: Mapped[float | None] = mapped_column(Float)
+    home_lon: Mapped[float | None] = mapped_column(Float)
     min_notice_hours: Mapped[int] = mapped_column(Integer, default=24)
     horizon_days: Mapped[int] = mapped_column(Integer, default=56)
     # Hash of the secret in the personal webcal:// feed URL; rotating replaces it.
-    feed_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Bumped inside every booking transaction: on PostgreSQL the row lock serialises one coach's bookings.
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -139,21 +151,21 @@ class Visit(db.Model):
 
     firm_name: Mapped[str] = mapped_column(String(200), default="")
     firm_address: Mapped[str] = mapped_column(String(300), default="")
-    firm_lat: Mapped[Optional[float]] = mapped_column(Float)
-    firm_lon: Mapped[Optional[float]] = mapped_column(Float)
+    firm_lat: Mapped[float | None] = mapped_column(Float)
+    firm_lon: Mapped[float | None] = mapped_column(Float)
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(200), default="")
     contact_phone: Mapped[str] = mapped_column(String(60), default="")
-    topic_id: Mapped[Optional[int]] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text, default="")
 
     requested_by: Mapped[RequestedBy] = mapped_column(state_type(RequestedBy, "requested_by"),
                                                       default=RequestedBy.FIRM)
-    manage_token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str] = mapped_column(Text, default="")
-    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    took_place: Mapped[Optional[bool]] = mapped_column(Boolean)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    took_place: Mapped[bool | None] = mapped_column(Boolean)
     outcome_notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
@@ -177,7 +189,7 @@ class Visit(db.Model):
     @status_at.inplace.expression
     @classmethod
     def _status_at_sql(cls, moment: datetime) -> ColumnElement[VisitStatus]:
-        moment = moment.astimezone(timezone.utc)  # compared as a bound parameter, stored instants are UTC
+        moment = moment.astimezone(UTC)  # compared as a bound parameter, stored instants are UTC
         expired = and_(cls.status == VisitStatus.REQUESTED, cls.expires_at.is_not(None), cls.expires_at <= moment)
         return type_coerce(case((expired, VisitStatus.EXPIRED.value), else_=cls.status), cls.status.type)
 

@@ -1,4 +1,4 @@
-"""Visit notifications: iCal data from a visit, and iMIP e-mails (text + text/calendar + invite.ics) to firm and coach."""
+"""Visit notifications: iCal data from a visit, iMIP e-mails (text + text/calendar + invite.ics) to firm and coach."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -19,7 +19,6 @@ from network.privacy import (
 )
 from network.scheduling.models import ACTIVE_STATES, Absence, SchedulingProfile, Visit, WorkingHours
 
-
 VISIT_PERSONAL_FIELDS = ("firm_address", "contact_name", "contact_email", "contact_phone", "message",
                          "decline_reason", "outcome_notes")
 VISIT_TEXT_FIELDS = ("firm_name", *VISIT_PERSONAL_FIELDS)

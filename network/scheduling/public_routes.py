@@ -45,6 +45,7 @@ from network.scheduling.views import (
     visit_request_limit,
 )
 
+
 def _visit_or_404(token: str) -> Visit:
     visit = booking.visit_by_manage_token(db.session, token)
     if visit is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from network.geo.distance import great_circle_km
 from network.problems import Problem
@@ -97,7 +97,7 @@ def _local_minute_to_utc(day: date, minute: int) -> datetime | None:
     naive = datetime.combine(day, time(0)) + timedelta(minutes=minute)
     if not exists_locally(naive):
         return None
-    return naive.replace(tzinfo=BERLIN, fold=0).astimezone(timezone.utc)
+    return naive.replace(tzinfo=BERLIN, fold=0).astimezone(UTC)
 
 
 def working_intervals(schedule: Schedule, day: date) -> list[Interval]:

@@ -18,8 +18,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from network.directory.models import Partner
 from network.clock import now
+from network.directory.models import Partner
 from network.errors import form_errors, json_error, problem_message
 from network.extensions import db, limiter
 from network.geo.geocoding import GeocodeResult
