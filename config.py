@@ -64,6 +64,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     API_WRITE_RATE_LIMIT = os.environ.get("API_WRITE_RATE_LIMIT", "60 per minute")
+    # Per address: GET /api/geocode, and searches with a place or text (/, /karte, /api/partners; one budget).
+    GEOCODE_RATE_LIMIT = os.environ.get("GEOCODE_RATE_LIMIT", "30 per minute")
+    SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "60 per minute")
 
     # Map. MAP_TILES: a URL template, "osm" for OpenStreetMap, or "none" for no tile layer.
     MAP_TILES = os.environ.get("MAP_TILES", "osm")
@@ -107,6 +110,9 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    # The whole suite searches from one address; tests of these limits set their own (tests/test_security_geocode.py).
+    GEOCODE_RATE_LIMIT = "100000 per minute"
+    SEARCH_RATE_LIMIT = "100000 per minute"
     MAP_TILES = "none"
     NOMINATIM_URL = None
 

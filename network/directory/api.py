@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from network.directory.messages import param_error_message
-from network.directory.params import ParamError, parse_search
+from network.directory.params import MAX_LENGTHS, ParamError, parse_search
+from network.directory.routes import search_limit
 from network.directory.search import find_partners
 from network.errors import json_error
-from network.extensions import csrf, db
+from network.extensions import csrf, db, limiter
 from network.geo.geocoding import GeocodeNotFound
 from network.i18n import current_language
 
@@ -43,7 +44,12 @@ def partner_feature(hit, lang: str) -> dict:
     }
 
 
+def _geocode_rate_limit() -> str:
+    return current_app.config["GEOCODE_RATE_LIMIT"]
+
+
 @bp.get("/partners")
+@search_limit
 def partners():
     cfg = current_app.config
     try:
@@ -75,10 +81,14 @@ def partners():
 
 
 @bp.get("/geocode")
+@limiter.limit(_geocode_rate_limit, scope="geocode")
 def geocode():
     q = (request.args.get("q") or "").strip()
     if not q:
         return json_error(param_error_message(ParamError("q", "missing")), 400, field="q")
+    if len(q) > MAX_LENGTHS["near"]:
+        # A place or postcode, like `near` in the search: refused before the geocoder reads it.
+        return json_error(param_error_message(ParamError("near", "too_long")), 400, field="q")
     try:
         place = current_app.extensions["partnernetz.geocoder"].geocode(q)
     except GeocodeNotFound as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from network.directory.params import ParamError
+from network.directory.params import MAX_LENGTHS, ParamError
 
 FIELD_LABELS = {
     "near": lambda: _("Ort oder PLZ"),
@@ -38,5 +38,6 @@ def param_error_message(error: ParamError) -> str:
     if error.code == "missing":
         return _("%(field)s fehlt.", field=label)
     if error.code == "too_long":
-        return _("%(field)s: Die Eingabe ist zu lang.", field=label)
+        return _("%(field)s: Die Eingabe ist zu lang (höchstens %(max)d Zeichen).", field=label,
+                 max=MAX_LENGTHS[error.field])
     return _("%(field)s ist ungültig.", field=label)

@@ -9,7 +9,10 @@ from sqlalchemy.orm import Session
 
 from network.directory.models import Kind, Region, Topic
 from network.directory.search import SearchQuery
-from network.geo.geocoding import GeocodeNotFound, GeocodeResult, Geocoder
+from network.geo.geocoding import PLACE_MAX_LENGTH, GeocodeNotFound, GeocodeResult, Geocoder
+
+# Longest text per search field, checked before any geocoding or searching (see the README, "Input limits").
+MAX_LENGTHS = {"near": PLACE_MAX_LENGTH, "q": 200}
 
 
 class ParamError(ValueError):
@@ -54,6 +57,13 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     return value
 
 
+def _text(args: Mapping[str, str], name: str) -> str:
+    text = (args.get(name) or "").strip()
+    if len(text) > MAX_LENGTHS[name]:
+        raise ParamError(name, "too_long")
+    return text
+
+
 def _slug(session: Session, args: Mapping[str, str], name: str, model) -> str | None:
     raw = (args.get(name) or "").strip()
     if not raw:
@@ -80,9 +90,9 @@ def parse_search(
         raise ParamError("lon" if lon is None else "lat", "missing_pair")
     radius = _float(args, "radius_km", 0.1, max_radius_km)
     place: GeocodeResult | None = None
-    near = (args.get("near") or "").strip()
-    if len(near) > 200:
-        raise ParamError("near", "too_long", near[:50])
+    # Both texts are checked before the geocoder or the text search sees either.
+    near = _text(args, "near")
+    text = _text(args, "q")
     if near and lat is None:
         try:
             place = geocoder.geocode(near)
@@ -93,9 +103,6 @@ def parse_search(
         place = GeocodeResult(lat=lat, lon=lon, label=f"{lat:.4f}, {lon:.4f}", source="coordinates")
     if place is not None and radius is None:
         radius = default_radius_km
-    text = (args.get("q") or "").strip()
-    if len(text) > 200:
-        raise ParamError("q", "too_long", text[:50])
     query = SearchQuery(
         lat=lat,
         lon=lon,

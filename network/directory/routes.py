@@ -10,7 +10,7 @@ from network.directory.messages import param_error_message
 from network.directory.models import Kind, Partner, Region, Topic
 from network.directory.params import ParamError, parse_search
 from network.directory.search import SearchQuery, find_partners, load_partners
-from network.extensions import db
+from network.extensions import db, limiter
 from network.i18n import current_language
 
 bp = Blueprint("directory", __name__)
@@ -20,6 +20,19 @@ MAP_POINT_LIMIT = 20000
 
 def geocoder():
     return current_app.extensions["partnernetz.geocoder"]
+
+
+def _search_rate_limit() -> str:
+    return current_app.config["SEARCH_RATE_LIMIT"]
+
+
+def _no_search_text() -> bool:
+    # Only a place or a text costs geocoding or text search; the plain page and filters cost no more than any page.
+    return not any((request.args.get(name) or "").strip() for name in ("near", "q"))
+
+
+# One budget per address for the search page, the map page and GET /api/partners (network/directory/api.py).
+search_limit = limiter.shared_limit(_search_rate_limit, scope="search", exempt_when=_no_search_text)
 
 
 def _filters_context(lang: str) -> dict:
@@ -105,12 +118,12 @@ def _search_page(template: str, map_height: str):
         result = find_partners(db.session, parsed.query)
         query = parsed.query
     except ParamError as exc:
-        error = {"field": exc.field, "message": param_error_message(exc)}
+        error = {"field": exc.field, "code": exc.code, "message": param_error_message(exc)}
         suggestions = exc.suggestions
         query = SearchQuery(per_page=cfg["SEARCH_PER_PAGE"])
         result = find_partners(db.session, query)
     map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
-    status = 400 if error and error["field"] != "near" else (404 if error else 200)
+    status = (404 if error["code"] == "not_found" else 400) if error else 200
     return (
         render_template(
             template,
@@ -128,11 +141,13 @@ def _search_page(template: str, map_height: str):
 
 
 @bp.get("/")
+@search_limit
 def index():
     return _search_page("directory/index.html", map_height="60vh")
 
 
 @bp.get("/karte")
+@search_limit
 def full_map():
     return _search_page("directory/map.html", map_height="100%")
 

@@ -37,7 +37,13 @@ from network.scheduling.public_routes import (
     visit_json,
     visit_request_limit,
 )
-from network.scheduling.routes import clock, settings
+from network.scheduling.routes import (
+    address_too_long,
+    address_too_long_message,
+    clock,
+    place_too_long_message,
+    settings,
+)
 
 bp = Blueprint("scheduling_api", __name__, url_prefix="/api")
 # Anonymous firm requests have no session to protect; they are rate-limited instead (docs/architecture.md).
@@ -79,8 +85,8 @@ def partner_slots(partner_id: int):
     near = (args.get("near") or "").strip()
     place = None
     if near:
-        if len(near) > 300:
-            return json_error(_("Die Ortsangabe ist zu lang (höchstens 300 Zeichen)."), 400, "near")
+        if address_too_long(near):
+            return json_error(place_too_long_message(), 400, "near")
         try:
             place = geocode_place(near)
         except GeocodeNotFound as exc:
@@ -163,6 +169,9 @@ def create_visit():
     except PartnerUnavailable as exc:
         return _unavailable(exc, for_write=True)
     firm: FirmDetails = values["firm"]
+    if address_too_long(firm.address):
+        # Checked before geocoding: the booking service would refuse it too, but only after the geocoder's work.
+        return json_error(address_too_long_message(), 422, "firm.address")
     if firm.address.strip():
         try:
             found = geocode_place(firm.address)

@@ -42,7 +42,7 @@ from network.scheduling.localtime import LocalTimeError, as_utc, local_day_bound
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, Absence, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.notify import invite_data, notify_visit
-from network.scheduling.routes import bp, clock, settings
+from network.scheduling.routes import address_too_long, address_too_long_message, bp, clock, settings
 
 SCHEDULING_KINDS = ("innovationscoach", "technologiescout")
 MAX_INTERVALS_PER_DAY = 6
@@ -536,7 +536,9 @@ def coach_book():
         errors["duration"] = _("Bitte wählen Sie eine Dauer von 60, 90 oder 120 Minuten.")
     firm = FirmDetails(name=values["firm_name"], address=values["firm_address"], contact=values["contact"],
                        email=values["email"], phone=values["phone"])
-    if values["firm_address"].strip():
+    if address_too_long(values["firm_address"]):
+        errors["firm_address"] = address_too_long_message()
+    elif values["firm_address"].strip():
         try:
             place = current_app.extensions["partnernetz.geocoder"].geocode(values["firm_address"])
             firm.lat, firm.lon = place.lat, place.lon
@@ -655,8 +657,8 @@ def coach_hours():
     weeks = int(values["horizon_weeks"]) if values["horizon_weeks"].isdigit() else None
     if weeks is None or not 1 <= weeks <= 52:
         errors["horizon_weeks"] = _("Bitte eine ganze Zahl von 1 bis 52 Wochen angeben.")
-    if len(values["home_address"]) > 300:
-        errors["home_address"] = _("Die Adresse ist zu lang (höchstens 300 Zeichen).")
+    if address_too_long(values["home_address"]):
+        errors["home_address"] = address_too_long_message()
     elif not values["home_address"]:
         errors["home_address"] = _("Bitte geben Sie die Adresse Ihres Dienstorts an; dort beginnen die Fahrten.")
     current = _profile_view(partner)

@@ -26,7 +26,7 @@ from wtforms.validators import ValidationError
 from network.directory.models import Partner, Topic
 from network.errors import json_error
 from network.extensions import csrf, db, limiter
-from network.geo.geocoding import GeocodeNotFound, GeocodeResult
+from network.geo.geocoding import ADDRESS_MAX_LENGTH, GeocodeNotFound, GeocodeResult
 from network.i18n import current_language
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, BookingInvalid, FirmDetails, NotAllowed
@@ -35,7 +35,14 @@ from network.scheduling.localtime import LocalTimeError, as_utc, isoformat_local
 from network.scheduling.locking import booking_transaction
 from network.scheduling.models import ACTIVE_STATES, DURATIONS_MIN, SchedulingProfile, Visit, WorkingHours
 from network.scheduling.notify import invite_data, notify_visit
-from network.scheduling.routes import bp, clock, settings
+from network.scheduling.routes import (
+    address_too_long,
+    address_too_long_message,
+    bp,
+    clock,
+    place_too_long_message,
+    settings,
+)
 from network.scheduling.slots import Slot
 
 log = logging.getLogger(__name__)
@@ -316,10 +323,13 @@ def request_visit(partner_id: int):
                                   else request.form.get("duration") or args.get("duration"))
     except ValueError as exc:
         filter_errors["duration"], duration = str(exc), DEFAULT_DURATION
-    near = (args.get("near") or "").strip()[:300]
+    near = (args.get("near") or "").strip()
     place = None
     suggestions: list[str] = []
-    if near:
+    near_too_long = address_too_long(near)
+    if near_too_long:
+        filter_errors["near"], near = place_too_long_message(), near[:ADDRESS_MAX_LENGTH]
+    elif near:
         try:
             place = geocode_place(near)
         except GeocodeNotFound as exc:
@@ -333,7 +343,7 @@ def request_visit(partner_id: int):
             form.firm_address.data = near
     general: list[str] = []
     conflict = None
-    status = 200
+    status = 400 if near_too_long else 200
     if request.method == "POST":
         outcome = _submit_request(form, partner)
         if isinstance(outcome, Response):
@@ -373,7 +383,9 @@ def _submit_request(form: VisitRequestForm, partner: Partner):
                            else exc.message)
     firm = FirmDetails(name=form.firm_name.data or "", address=form.firm_address.data or "",
                        contact=form.contact.data or "", email=form.email.data or "", phone=form.phone.data or "")
-    if firm.address.strip():
+    if address_too_long(firm.address):
+        errors["firm.address"] = address_too_long_message()
+    elif firm.address.strip():
         try:
             found = geocode_place(firm.address)
             firm.lat, firm.lon = found.lat, found.lon
