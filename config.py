@@ -68,6 +68,13 @@ class Config:
     GEOCODE_RATE_LIMIT = os.environ.get("GEOCODE_RATE_LIMIT", "30 per minute")
     SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "60 per minute")
 
+    # gunicorn (read by gunicorn.conf.py, not by the app): address, worker processes, threads per worker,
+    # and the seconds after which a silent worker is replaced.
+    GUNICORN_BIND = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+    GUNICORN_WORKERS = _env_int("GUNICORN_WORKERS", 3)
+    GUNICORN_THREADS = _env_int("GUNICORN_THREADS", 1)
+    GUNICORN_TIMEOUT = _env_int("GUNICORN_TIMEOUT", 30)
+
     # Map. MAP_TILES: a URL template, "osm" for OpenStreetMap, or "none" for no tile layer.
     MAP_TILES = os.environ.get("MAP_TILES", "osm")
     MAP_TILES_ATTRIBUTION = os.environ.get(
