@@ -171,8 +171,11 @@ def test_api_partners_refuses_overlong_search_text_before_any_work(client, taxon
 def test_search_pages_refuse_overlong_search_text_before_geocoding(client, taxonomy, geocoded, path, field):
     response = client.get(path, query_string={"near": "Schwelm", field: "x" * TEN_KB})
     assert response.status_code == 400
-    assert "Die Eingabe ist zu lang (höchstens 200 Zeichen)." in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "Die Eingabe ist zu lang (höchstens 200 Zeichen)." in html
     assert geocoded == []
+    assert "L.map" not in html  # refused input costs no search and no map either
+    assert "L.map" in client.get(path, query_string={"near": "Schwelm"}).get_data(as_text=True)
     english = client.get(path, query_string={field: "x" * TEN_KB}, headers={"Accept-Language": "en"})
     assert english.status_code == 400 and "the input is too long (at most 200 characters)" in english.get_data(
         as_text=True)

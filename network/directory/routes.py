@@ -5,11 +5,11 @@ from flask_babel import gettext as _
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapPoint, build_map
+from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapParts, MapPoint, build_map
 from network.directory.messages import param_error_message
 from network.directory.models import Kind, Partner, Region, Topic
 from network.directory.params import ParamError, parse_search
-from network.directory.search import SearchQuery, find_partners, load_partners
+from network.directory.search import SearchQuery, SearchResult, find_partners, load_partners
 from network.extensions import db, limiter
 from network.i18n import current_language
 
@@ -121,8 +121,13 @@ def _search_page(template: str, map_height: str):
         error = {"field": exc.field, "code": exc.code, "message": param_error_message(exc)}
         suggestions = exc.suggestions
         query = SearchQuery(per_page=cfg["SEARCH_PER_PAGE"])
-        result = find_partners(db.session, query)
-    map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
+        # A place not found shows the whole directory beside the suggestions; refused input costs no search.
+        result = (find_partners(db.session, query) if exc.code == "not_found"
+                  else SearchResult(hits=[], total=0, page=1, per_page=query.per_page))
+    if error and error["code"] != "not_found":
+        map_parts = MapParts(head="", html="", script="")  # nor a map (folium's rendering is most of a page)
+    else:
+        map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
     status = (404 if error["code"] == "not_found" else 400) if error else 200
     return (
         render_template(
