@@ -51,6 +51,7 @@ bench: install-dev
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/map.py
 	$(BIN)/python bench/slots.py
+	$(BIN)/python bench/abuse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

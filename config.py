@@ -97,6 +97,16 @@ class Config:
     VISIT_REQUEST_RATE_LIMIT = Env("VISIT_REQUEST_RATE_LIMIT", "20 per hour")
     # One budget per address for the public suggestion and report forms.
     PUBLIC_SUGGESTION_RATE_LIMIT = Env("PUBLIC_SUGGESTION_RATE_LIMIT", "10 per hour")
+    # Per address: GET /api/geocode, and searches with a place or text (/, /karte, /api/partners; one budget).
+    GEOCODE_RATE_LIMIT = Env("GEOCODE_RATE_LIMIT", "30 per minute")
+    SEARCH_RATE_LIMIT = Env("SEARCH_RATE_LIMIT", "60 per minute")
+
+    # gunicorn (read by gunicorn.conf.py, not by the app): address, worker processes, threads per worker,
+    # and the seconds after which a silent worker is replaced.
+    GUNICORN_BIND = Env("GUNICORN_BIND", "127.0.0.1:8000")
+    GUNICORN_WORKERS = Env("GUNICORN_WORKERS", 3, int)
+    GUNICORN_THREADS = Env("GUNICORN_THREADS", 1, int)
+    GUNICORN_TIMEOUT = Env("GUNICORN_TIMEOUT", 30, int)
 
     # Map. MAP_TILES: a URL template, "osm" for OpenStreetMap, or "none" for no tile layer.
     MAP_TILES = Env("MAP_TILES", "osm")
@@ -177,6 +187,9 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     MAP_TILES = "none"
     NOMINATIM_URL = None
+    # The suite sends many searches from one address; the limit tests set their own values.
+    GEOCODE_RATE_LIMIT = "100000 per minute"
+    SEARCH_RATE_LIMIT = "100000 per minute"
 
 
 class ProductionConfig(Config):

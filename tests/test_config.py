@@ -167,6 +167,33 @@ def _post_statuses(app: Flask, requests: list[tuple[str, dict]]) -> list[int]:
     return [client.post(path, **kwargs).status_code for path, kwargs in requests]
 
 
+def _get_statuses(app: Flask, paths: list[str]) -> list[int]:
+    limiter.reset()
+    client = app.test_client()
+    return [client.get(path).status_code for path in paths]
+
+
+def _geocode_limit_is_two(app, value, given):
+    codes = _get_statuses(app, ["/api/geocode?q=Hagen"] * 3)
+    assert 429 not in codes[:2] and codes[2] == 429, codes
+
+
+def _geocode_limit_is_generous(app, value, given):
+    codes = _get_statuses(app, ["/api/geocode?q=Hagen"] * 31)
+    assert 429 not in codes, codes
+
+
+def _search_limit_is_two(app, value, given):
+    # One budget for the search page and GET /api/partners when a place is searched.
+    codes = _get_statuses(app, ["/api/partners?near=58332", "/?near=58332", "/api/partners?near=58332"])
+    assert 429 not in codes[:2] and codes[2] == 429, codes
+
+
+def _search_limit_is_generous(app, value, given):
+    codes = _get_statuses(app, ["/api/partners?near=58332"] * 61)
+    assert 429 not in codes, codes
+
+
 def _visit_limit_is_two(app, value, given):
     # One budget for POST /api/visits and the firm's reschedule (docs/architecture.md "CSRF exemptions").
     codes = _post_statuses(app, [("/api/visits", {"json": {}}), ("/termin/unbekannt/reschedule", {"json": {}}),
@@ -366,6 +393,15 @@ CASES: dict[str, list[Case]] = {
                                      Case("1000 per hour", _suggestion_limit_is_generous)],
     "API_WRITE_RATE_LIMIT": [Case("2 per minute", _api_write_limit_is_two),
                              Case("1000 per minute", _api_write_limit_is_generous)],
+    "GEOCODE_RATE_LIMIT": [Case("2 per minute", _geocode_limit_is_two),
+                           Case("1000 per minute", _geocode_limit_is_generous)],
+    "SEARCH_RATE_LIMIT": [Case("2 per minute", _search_limit_is_two),
+                          Case("1000 per minute", _search_limit_is_generous)],
+    # Read by gunicorn.conf.py from the same settings (tests/test_production_start.py starts it).
+    "GUNICORN_BIND": [Case("127.0.0.1:8123", _config_is("GUNICORN_BIND"))],
+    "GUNICORN_WORKERS": [Case("5", _config_is("GUNICORN_WORKERS", int))],
+    "GUNICORN_THREADS": [Case("2", _config_is("GUNICORN_THREADS", int))],
+    "GUNICORN_TIMEOUT": [Case("45", _config_is("GUNICORN_TIMEOUT", int))],
 }
 
 

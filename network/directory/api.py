@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from network.directory.params import parse_search
+from network.directory.params import MAX_LENGTHS, parse_search
+from network.directory.routes import search_limit
 from network.directory.search import find_partners
 from network.errors import invalid_response
-from network.extensions import csrf, db
+from network.extensions import csrf, db, limiter
 from network.geo.geocoding import GeocodeNotFound
 from network.i18n import current_language
+from network.labels import label
 from network.problems import Invalid
 
 bp = Blueprint("directory_api", __name__, url_prefix="/api")
@@ -43,7 +45,12 @@ def partner_feature(hit, lang: str) -> dict:
     }
 
 
+def _geocode_rate_limit() -> str:
+    return current_app.config["GEOCODE_RATE_LIMIT"]
+
+
 @bp.get("/partners")
+@search_limit
 def partners():
     cfg = current_app.config
     try:
@@ -75,10 +82,16 @@ def partners():
 
 
 @bp.get("/geocode")
+@limiter.limit(_geocode_rate_limit, scope="geocode")
 def geocode():
     q = (request.args.get("q") or "").strip()
     if not q:
         return invalid_response(Invalid.one("q", "search.missing"), 400)
+    if len(q) > MAX_LENGTHS["near"]:
+        # A place or postcode, like `near` in the search: refused before the geocoder reads it.
+        # Named like `near` in messages: here q is a place or postcode too.
+        return invalid_response(Invalid.one("q", "search.too_long", max=MAX_LENGTHS["near"],
+                                            field=label("field", "near")), 400)
     try:
         place = current_app.extensions["partnernetz.geocoder"].geocode(q)
     except GeocodeNotFound as exc:

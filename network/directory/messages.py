@@ -31,7 +31,7 @@ register("error", {
     "search.unknown_value": _l("%(field)s: „%(value)s“ ist unbekannt."),
     "search.missing_pair": _l("Breitengrad und Längengrad müssen zusammen angegeben werden."),
     "search.missing": _l("%(field)s fehlt."),
-    "search.too_long": _l("%(field)s: Die Eingabe ist zu lang."),
+    "search.too_long": _l("%(field)s: Die Eingabe ist zu lang (höchstens %(max)d Zeichen)."),
     # a CSV file as a whole (csvio.read_table)
     "csv.malformed": _l("Die CSV-Datei ist fehlerhaft: %(detail)s"),
     "csv.empty": _l("Die Datei ist leer oder die Kopfzeile fehlt."),

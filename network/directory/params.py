@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from network.directory.models import Kind, Region, Topic
 from network.directory.search import SearchQuery
-from network.geo.geocoding import GeocodeNotFound, Geocoder, GeocodeResult
+from network.geo.geocoding import PLACE_MAX_LENGTH, GeocodeNotFound, Geocoder, GeocodeResult
 from network.problems import Invalid
 
 
@@ -53,6 +53,17 @@ def _slug(session: Session, args: Mapping[str, str], name: str, model) -> str | 
     return raw
 
 
+# Longest text per search field, checked before any geocoding or searching (see the README, "Input limits").
+MAX_LENGTHS = {"near": PLACE_MAX_LENGTH, "q": 200}
+
+
+def _text(args: Mapping[str, str], name: str) -> str:
+    text = (args.get(name) or "").strip()
+    if len(text) > MAX_LENGTHS[name]:
+        raise Invalid.one(name, "search.too_long", max=MAX_LENGTHS[name])
+    return text
+
+
 def parse_search(
     args: Mapping[str, str],
     session: Session,
@@ -73,9 +84,9 @@ def parse_search(
         raise Invalid.one("lon" if lon is None else "lat", "search.missing_pair")
     radius = _float(args, "radius_km", 0.1, max_radius_km)
     place: GeocodeResult | None = None
-    near = (args.get("near") or "").strip()
-    if len(near) > 200:
-        raise Invalid.one("near", "search.too_long", value=near[:50])
+    # Both texts are checked before the geocoder or the text search sees either (README, "Input limits").
+    near = _text(args, "near")
+    text = _text(args, "q")
     if near and lat is None:
         try:
             place = geocoder.geocode(near)
@@ -86,9 +97,6 @@ def parse_search(
         place = GeocodeResult(lat=lat, lon=lon, label=f"{lat:.4f}, {lon:.4f}", source="coordinates")
     if place is not None and radius is None:
         radius = default_radius_km
-    text = (args.get("q") or "").strip()
-    if len(text) > 200:
-        raise Invalid.one("q", "search.too_long", value=text[:50])
     query = SearchQuery(
         lat=lat,
         lon=lon,

@@ -5,18 +5,32 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapPoint, build_map
+from network.directory.mapview import KindLegend, MapCenter, MapLabels, MapParts, MapPoint, build_map
 from network.directory.models import Kind, Partner, Region, Topic
 from network.directory.params import parse_search
-from network.directory.search import SearchQuery, find_partners, load_partners
+from network.directory.search import SearchQuery, SearchResult, find_partners, load_partners
 from network.errors import problem_message
-from network.extensions import db
+from network.extensions import db, limiter
 from network.i18n import current_language
 from network.problems import Invalid
 
 bp = Blueprint("directory", __name__)
 
 MAP_POINT_LIMIT = 20000
+NOT_FOUND = "search.place_not_found"
+
+
+def _search_rate_limit() -> str:
+    return current_app.config["SEARCH_RATE_LIMIT"]
+
+
+def _no_search_text() -> bool:
+    # Only a place or a text costs geocoding or text search; the plain page and filters cost no more than any page.
+    return not any((request.args.get(name) or "").strip() for name in ("near", "q"))
+
+
+# One budget per address for the search page, the map page and GET /api/partners (network/directory/api.py).
+search_limit = limiter.shared_limit(_search_rate_limit, scope="search", exempt_when=_no_search_text)
 
 
 def geocoder():
@@ -106,12 +120,17 @@ def _search_page(template: str, map_height: str):
         result = find_partners(db.session, parsed.query)
         query = parsed.query
     except Invalid as exc:
-        error = {"field": exc.first.field, "message": problem_message(exc.first)}
+        error = {"field": exc.first.field, "code": exc.first.code, "message": problem_message(exc.first)}
         suggestions = exc.first.params.get("suggestions", [])
         query = SearchQuery(per_page=cfg["SEARCH_PER_PAGE"])
-        result = find_partners(db.session, query)
-    map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
-    status = 400 if error and error["field"] != "near" else (404 if error else 200)
+        # A place not found shows the whole directory beside the suggestions; refused input costs no search.
+        result = (find_partners(db.session, query) if error["code"] == NOT_FOUND
+                  else SearchResult(hits=[], total=0, page=1, per_page=query.per_page))
+    if error and error["code"] != NOT_FOUND:
+        map_parts = MapParts(head="", html="", script="")  # nor a map (folium's rendering is most of a page)
+    else:
+        map_parts = _build_map(result.ranked, context["kinds"], place, query.radius_km, lang, map_height)
+    status = (404 if error["code"] == NOT_FOUND else 400) if error else 200
     return (
         render_template(
             template,
@@ -129,11 +148,13 @@ def _search_page(template: str, map_height: str):
 
 
 @bp.get("/")
+@search_limit
 def index():
     return _search_page("directory/index.html", map_height="60vh")
 
 
 @bp.get("/karte")
+@search_limit
 def full_map():
     return _search_page("directory/map.html", map_height="100%")
 

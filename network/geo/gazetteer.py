@@ -38,6 +38,13 @@ _MIN_WORD_LEN = 3
 _DISTRICT_KM = 15.0
 # Word-prefix fallback ("Frankfurt" -> "Frankfurt am Main") needs this much text.
 _MIN_PREFIX_LEN = 4
+# Work bounds, so that matching stays linear in the length of the query (README, "Input limits"). No
+# address has more comma-separated parts, and no part of one more words, than these; beyond them
+# only the rightmost parts and the last words of a part are read (the place usually closes an address).
+_MAX_PARTS = 8
+_MAX_PART_WORDS = 32
+# How alike a name must be to a typo to be suggested (difflib's ratio).
+_SUGGEST_CUTOFF = 0.75
 
 
 def _strip_accents(text: str) -> str:
@@ -128,6 +135,9 @@ class Gazetteer:
         self._keys_by_length: dict[int, list[str]] = {}
         for key in self._keys:
             self._keys_by_length.setdefault(len(key), []).append(key)
+        # No run of words longer than the longest name can name a place: the bound of the word windows.
+        self._max_key_words = max((key.count(" ") + 1 for key in self._keys), default=1)
+        self._alphabet = frozenset("".join(self._keys))
 
     def _add_key(self, key: str, tier: int, idx: int) -> None:
         if not key:
@@ -208,11 +218,16 @@ class Gazetteer:
                     out.append(label)
 
         only_digits = query.strip().isdigit()
-        for digits in _DIGITS.findall(query):
+        for match in _DIGITS.finditer(query):
+            if len(out) >= limit:
+                return out
+            digits = match.group()
             # Short numbers inside an address are house numbers, not postcode prefixes.
             if len(digits) <= 5 and (len(digits) >= 3 or (only_digits and len(digits) >= 2)):
                 add(self._postcode_suggestions(digits, limit))
         for text in self._name_candidates(query):
+            if len(out) >= limit:
+                break
             add(self._name_suggestions(text, limit))
         return out
 
@@ -292,13 +307,18 @@ class Gazetteer:
 
     @staticmethod
     def _parts(query: str) -> list[str]:
-        """Comma-separated parts, right to left (the place usually closes an address), digits removed."""
-        parts: list[str] = []
+        """Comma-separated parts, right to left (the place usually closes an address), digits removed.
+
+        At most _MAX_PARTS of them: each part costs lookups, and suggestions for it a scan of the names.
+        """
+        parts: dict[str, None] = {}
         for raw in reversed(_PARTS.split(query)):
             part = normalize(_DIGITS.sub(" ", raw))
-            if part and part not in parts:
-                parts.append(part)
-        return parts
+            if part:
+                parts[part] = None
+                if len(parts) >= _MAX_PARTS:
+                    break
+        return list(parts)
 
     def _lookup(self, key: str) -> list[tuple[int, int]]:
         if not key:
@@ -330,9 +350,13 @@ class Gazetteer:
         return hits
 
     def _best_words(self, part: str) -> list[int]:
-        """Longest run of words that names a place: "Dortmund Innenstadt" -> Dortmund."""
-        words = part.split()
-        for n in range(len(words) - 1, 0, -1):
+        """Longest run of words that names a place: "Dortmund Innenstadt" -> Dortmund.
+
+        Linear in the words: runs are at most as long as the longest name, and only the part's last
+        _MAX_PART_WORDS words are read (the district check below compares matches pairwise).
+        """
+        words = part.split()[-_MAX_PART_WORDS:]
+        for n in range(min(len(words) - 1, self._max_key_words), 0, -1):
             found: list[list[int]] = []
             hits: list[tuple[int, int]] = []
             for start in range(len(words) - n + 1):
@@ -349,11 +373,12 @@ class Gazetteer:
             # "Arnsberg-Neheim", "Hagen Hohenlimburg": a town followed by a place next to it
             # names the district, which is more precise than the town; "Dortmund Mitte" is
             # not Berlin-Mitte, which is far away, so the distance check keeps Dortmund.
+            anchors = dict.fromkeys(found[0][:3])  # the top three of each earlier match, each place once
             for k in range(1, len(found)):
                 for later in found[k]:
-                    anchors = (a for earlier in found[:k] for a in earlier[:3])
                     if any(a != later and self._is_district(later, a) for a in anchors):
                         return [later] + [i for i in ranked if i != later]
+                anchors.update(dict.fromkeys(found[k][:3]))
             return ranked
         return []
 
@@ -382,9 +407,14 @@ class Gazetteer:
             prefix_hits += self._index[key]
         ranked += sorted({i for _, i in prefix_hits}, key=lambda i: (-self._places[i].population, i))
         close: list[str] = []
+        # difflib's cutoff needs 2 * shared letters / (both lengths) >= 0.75; counting the letters of a
+        # name that occur in `text` at all (str.translate, in C) bounds that from above, so names that
+        # cannot pass are dropped before difflib's slow per-name checks. The result is the same.
+        drop = str.maketrans(dict.fromkeys(self._alphabet.difference(text)))
         for length in range(len(text) - 2, len(text) + 3):
-            close += self._keys_by_length.get(length, ())
-        for key in difflib.get_close_matches(text, close, n=limit, cutoff=0.75):
+            need = _SUGGEST_CUTOFF * (len(text) + length) / 2
+            close += [key for key in self._keys_by_length.get(length, ()) if len(key.translate(drop)) >= need]
+        for key in difflib.get_close_matches(text, close, n=limit, cutoff=_SUGGEST_CUTOFF):
             ranked += self._ranked(self._index[key])[:2]
         labels: list[str] = []
         for i in ranked:

@@ -28,6 +28,13 @@ FOUND_TTL_SECONDS = 90 * 24 * 3600.0
 NOT_FOUND_TTL_SECONDS = 24 * 3600.0
 COUNTRY_CODES = "de"
 
+# Input caps in characters, checked by the callers before any work (README, "Input limits"): a place or
+# postcode typed into a search field, and a full address (street, postcode, town).
+PLACE_MAX_LENGTH = 200
+ADDRESS_MAX_LENGTH = 300
+# The geocoder's own limit, for every caller (a CSV row's street, postcode and city come to at most 333).
+QUERY_MAX_LENGTH = 400
+
 
 @dataclass(frozen=True)
 class GeocodeResult:
@@ -51,6 +58,13 @@ class GeocodeNotFound(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.query, self.suggestions))
+
+
+class GeocodeQueryTooLong(GeocodeNotFound):
+    """Longer than any address (QUERY_MAX_LENGTH): refused unread. A "not found", so that no caller fails on it."""
+
+    def __init__(self, query: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(query[:QUERY_MAX_LENGTH], [])
 
 
 class RemoteGeocoder(Protocol):
@@ -184,6 +198,9 @@ class Geocoder:
         text = (query or "").strip()
         if not text:
             raise GeocodeNotFound(query or "", [])
+        if len(text) > QUERY_MAX_LENGTH:
+            # Neither the gazetteer nor a remote service gets to see it.
+            raise GeocodeQueryTooLong(text)
         location = self.gazetteer.geocode(text)
         if location is not None:
             return GeocodeResult(location.latitude, location.longitude, location.address, "gazetteer")

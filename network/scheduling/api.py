@@ -18,7 +18,7 @@ from network.clock import now
 from network.directory.models import Partner
 from network.errors import invalid_response, json_error
 from network.extensions import csrf, db
-from network.geo.geocoding import GeocodeNotFound, GeocodeResult
+from network.geo.geocoding import ADDRESS_MAX_LENGTH, GeocodeNotFound, GeocodeResult
 from network.problems import Invalid
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, FirmDetails
@@ -69,8 +69,8 @@ def _slot_query(args) -> tuple[date, int, int, GeocodeResult | None, list[str]]:
     near = (args.get("near") or "").strip()
     if not near:
         return first_day, int(raw_days), duration, None
-    if len(near) > 300:
-        raise Invalid.one("near", "near.too_long", max=300)
+    if len(near) > ADDRESS_MAX_LENGTH:
+        raise Invalid.one("near", "near.too_long", max=ADDRESS_MAX_LENGTH)
     try:
         return first_day, int(raw_days), duration, geocode_place(near)
     except GeocodeNotFound as exc:
@@ -156,6 +156,9 @@ def _locate(firm: FirmDetails):
     """Geocode the firm's address into firm; the 422 answer when the address is unknown, else None."""
     if not firm.address.strip():
         return None
+    if len(firm.address.strip()) > ADDRESS_MAX_LENGTH:
+        # Refused before the geocoder reads it; the booking service would refuse it too, after the work.
+        return invalid_response(Invalid.one("firm.address", "firm.address_too_long", max=ADDRESS_MAX_LENGTH), 422)
     try:
         found = geocode_place(firm.address)
     except GeocodeNotFound as exc:

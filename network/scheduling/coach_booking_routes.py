@@ -9,9 +9,10 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from network.directory.models import Partner, Topic
+from network.errors import problem_message
 from network.extensions import db
-from network.geo.geocoding import GeocodeNotFound
-from network.problems import Invalid
+from network.geo.geocoding import ADDRESS_MAX_LENGTH, GeocodeNotFound
+from network.problems import Invalid, Problem
 from network.scheduling import agenda
 from network.scheduling.booking import BookingConflict, FirmDetails, NotAllowed, book_visit, token_hash
 from network.scheduling.locking import booking_transaction
@@ -62,7 +63,10 @@ def _read_form(form) -> tuple[dict[str, str], dict[str, str], object, int, FirmD
         errors["duration"] = _("Bitte wählen Sie eine Dauer von 60, 90 oder 120 Minuten.")
     firm = FirmDetails(name=values["firm_name"], address=values["firm_address"], contact=values["contact"],
                        email=values["email"], phone=values["phone"])
-    if values["firm_address"].strip():
+    if len(values["firm_address"].strip()) > ADDRESS_MAX_LENGTH:
+        errors["firm_address"] = problem_message(
+            Problem("firm.address", "firm.address_too_long", {"max": ADDRESS_MAX_LENGTH}))
+    elif values["firm_address"].strip():
         try:
             place = geocoder().geocode(values["firm_address"])
             firm.lat, firm.lon = place.lat, place.lon

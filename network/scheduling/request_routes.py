@@ -14,7 +14,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from network.directory.models import Partner, Topic
 from network.errors import attach_errors, problem_message
 from network.extensions import db
-from network.geo.geocoding import GeocodeNotFound
+from network.geo.geocoding import ADDRESS_MAX_LENGTH, GeocodeNotFound
 from network.i18n import current_language
 from network.problems import Invalid, Problem
 from network.scheduling import booking
@@ -101,16 +101,21 @@ def _filters(first_default: date) -> dict:
         duration = parse_duration(raw_duration)
     except Invalid as exc:
         errors["duration"], duration = problem_message(exc.first), DEFAULT_DURATION
-    near = (args.get("near") or "").strip()[:300]
+    near = (args.get("near") or "").strip()
     place, suggestions = None, []
-    if near:
+    near_refused = len(near) > ADDRESS_MAX_LENGTH
+    if near_refused:
+        # Refused before the geocoder reads it (README, "Input limits").
+        errors["near"] = problem_message(Problem("near", "near.too_long", {"max": ADDRESS_MAX_LENGTH}))
+        near = near[:ADDRESS_MAX_LENGTH]
+    elif near:
         try:
             place = geocode_place(near)
         except GeocodeNotFound as exc:
             errors["near"] = problem_message(Problem("near", "near.not_found", {"query": near}))
             suggestions = exc.suggestions
     return {"first_day": first_day, "duration": duration, "near": near, "place": place, "suggestions": suggestions,
-            "filter_errors": errors}
+            "filter_errors": errors, "near_refused": near_refused}
 
 
 @bp.route("/partner/<int:partner_id>/termin", methods=["GET", "POST"])
@@ -129,7 +134,7 @@ def request_visit(partner_id: int):
         form.duration.data = str(filters["duration"])
         if filters["near"] and not form.firm_address.data:
             form.firm_address.data = filters["near"]
-        return _request_page(partner, form, filters)
+        return _request_page(partner, form, filters, status=400 if filters.pop("near_refused") else 200)
     outcome = _submit_request(form, partner)
     if isinstance(outcome, Response):
         return outcome
@@ -167,7 +172,9 @@ def _check_request(form: VisitRequestForm) -> tuple:
         problems.append(Problem("start", "start.not_chosen") if not (form.start.data or "").strip() else exc.first)
     firm = FirmDetails(name=form.firm_name.data or "", address=form.firm_address.data or "",
                        contact=form.contact.data or "", email=form.email.data or "", phone=form.phone.data or "")
-    if firm.address.strip():
+    if len(firm.address.strip()) > ADDRESS_MAX_LENGTH:
+        problems.append(Problem("firm.address", "firm.address_too_long", {"max": ADDRESS_MAX_LENGTH}))
+    elif firm.address.strip():
         try:
             found = geocode_place(firm.address)
             firm.lat, firm.lon = found.lat, found.lon
