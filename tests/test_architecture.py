@@ -85,3 +85,30 @@ def test_web_module_names_are_recognised(name):
 def test_a_service_module_is_domain_code():
     assert not _is_web_module(Path("booking.py"))
     assert not _is_web_module(Path("availability.py"))
+
+
+ROUTE_DECORATORS = {"get", "post", "route", "put", "patch", "delete"}
+MAX_HANDLER_LINES = 30
+MAX_ROUTE_MODULE_LINES = 300
+
+
+def _route_handlers(tree: ast.Module):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(
+                isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+                for d in node.decorator_list):
+            yield node
+
+
+def test_route_handlers_and_route_modules_stay_small():
+    """Views parse, call one service and respond: a handler over 30 lines (def to its last line, decorators
+    excluded) or a module of routes over 300 lines is a sign that rules sit in the web layer."""
+    long_handlers, long_modules = [], []
+    for path, tree in _modules(PACKAGE):
+        handlers = list(_route_handlers(tree))
+        long_handlers += [f"{path.relative_to(ROOT)}:{h.name} ({h.end_lineno - h.lineno + 1})"
+                          for h in handlers if h.end_lineno - h.lineno + 1 > MAX_HANDLER_LINES]
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if handlers and lines > MAX_ROUTE_MODULE_LINES:
+            long_modules.append(f"{path.relative_to(ROOT)} ({lines})")
+    assert long_handlers == [] and long_modules == []
