@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -59,6 +60,10 @@ def _flag(text: str) -> bool:
     return text == "1"
 
 
+def _host_list(text: str) -> list[str]:
+    return [host.strip() for host in text.split(",") if host.strip()]
+
+
 class Config:
     """Development and embedded default: SQLite in the instance folder, nothing leaves the machine.
 
@@ -77,6 +82,9 @@ class Config:
 
     # Absolute base URL for links in mails sent from the command line (remind-stale).
     PUBLIC_BASE_URL = Env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Host names the app answers to (Flask refuses any other Host header with 400); None: any. Production
+    # defaults to the host of PUBLIC_BASE_URL.
+    TRUSTED_HOSTS = Env("TRUSTED_HOSTS", None, _host_list)
 
     # Languages: German first, English second.
     LANGUAGES = ["de", "en"]
@@ -187,6 +195,8 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     MAP_TILES = "none"
     NOMINATIM_URL = None
+    # The test client's host: links in mails point where the tests can follow them.
+    PUBLIC_BASE_URL = "http://localhost"
     # The suite sends many searches from one address; the limit tests set their own values.
     GEOCODE_RATE_LIMIT = "100000 per minute"
     SEARCH_RATE_LIMIT = "100000 per minute"
@@ -197,3 +207,11 @@ class ProductionConfig(Config):
 
     required_variables = ("SECRET_KEY", "DATABASE_URL")
     SESSION_COOKIE_SECURE = True
+
+    @classmethod
+    def settings(cls, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+        values = super().settings(environ)
+        if values["TRUSTED_HOSTS"] is None:
+            # A forged Host header gets 400, not a page whose links point elsewhere.
+            values["TRUSTED_HOSTS"] = [urlsplit(values["PUBLIC_BASE_URL"]).hostname]
+        return values

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask import Flask, jsonify, render_template, request
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from network import messages  # noqa: F401  (the core's own error labels register on import)
 from network.extensions import db
@@ -90,6 +90,11 @@ _MESSAGES = {
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(error: SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page is rendered (plain text, 400).
+        return "400 – Unbekannter Host / unknown host\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
     app.jinja_env.globals["problem_message"] = problem_message
 
     @app.errorhandler(HTTPException)

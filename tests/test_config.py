@@ -194,6 +194,12 @@ def _search_limit_is_generous(app, value, given):
     assert 429 not in codes, codes
 
 
+def _only_trusted_hosts_answer(app, value, given):
+    client = app.test_client()
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"Host": value}).status_code == 200
+
+
 def _visit_limit_is_two(app, value, given):
     # One budget for POST /api/visits and the firm's reschedule (docs/architecture.md "CSRF exemptions").
     codes = _post_statuses(app, [("/api/visits", {"json": {}}), ("/termin/unbekannt/reschedule", {"json": {}}),
@@ -398,6 +404,7 @@ CASES: dict[str, list[Case]] = {
     "SEARCH_RATE_LIMIT": [Case("2 per minute", _search_limit_is_two),
                           Case("1000 per minute", _search_limit_is_generous)],
     # Read by gunicorn.conf.py from the same settings (tests/test_production_start.py starts it).
+    "TRUSTED_HOSTS": [Case("partnernetz.example.org", _only_trusted_hosts_answer)],
     "GUNICORN_BIND": [Case("127.0.0.1:8123", _config_is("GUNICORN_BIND"))],
     "GUNICORN_WORKERS": [Case("5", _config_is("GUNICORN_WORKERS", int))],
     "GUNICORN_THREADS": [Case("2", _config_is("GUNICORN_THREADS", int))],

@@ -13,6 +13,7 @@ from network.accounts.service import authenticate, find_user, make_reset_token, 
 from network.audit import record
 from network.extensions import db, limiter, login_manager
 from network.i18n import safe_next
+from network.links import public_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -63,7 +64,7 @@ def forgot_password():
         user = find_user(db.session, form.email.data)
         if user is not None and user.is_active:
             token = make_reset_token(user, current_app.config["SECRET_KEY"])
-            link = url_for("accounts.reset_password", token=token, _external=True)
+            link = public_url("accounts.reset_password", token=token)
             mailer = current_app.extensions["partnernetz.mailer"]
             msg = mailer.new_message(
                 user.email,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import click
-from flask import current_app, url_for
+from flask import current_app
 from flask.cli import with_appcontext
 
 from network import clock
@@ -15,6 +15,7 @@ from network.directory.freshness import (
     reminder_text,
 )
 from network.extensions import db
+from network.links import public_url
 from network.mail import MailError
 
 
@@ -39,8 +40,8 @@ def remind_stale(dry_run: bool, base_url: str | None, include_demo: bool) -> Non
     sent: list[str] = []
     no_address: list[str] = []
     failed: list[str] = []
-    # Links are built as in a request to the public address, so they work from a cron job too.
-    with app.test_request_context(base_url=base):
+    # url_for needs a request context; the links themselves come from the public address (public_url).
+    with app.test_request_context():
         with click.progressbar(due, label="Erinnerungen", show_pos=True) as bar:
             for reminder in bar:
                 partner = reminder.partner
@@ -51,10 +52,10 @@ def remind_stale(dry_run: bool, base_url: str | None, include_demo: bool) -> Non
                 if dry_run:
                     sent.append(f"{label} -> {reminder.recipient}")
                     continue
-                link = url_for("directory.confirm", token=make_confirm_token(partner, secret), _external=True)
+                link = public_url("directory.confirm", base=base, token=make_confirm_token(partner, secret))
                 subject, body = reminder_text(
-                    partner, link, url_for("accounts.login", _external=True),
-                    url_for("directory.report", partner_id=partner.id, _external=True))
+                    partner, link, public_url("accounts.login", base=base),
+                    public_url("directory.report", base=base, partner_id=partner.id))
                 try:
                     mailer.send(mailer.new_message(reminder.recipient, subject, body))
                 except MailError as exc:

@@ -19,6 +19,7 @@ from network.directory.models import Region
 from network.errors import attach_errors
 from network.extensions import db
 from network.labels import label
+from network.links import public_url
 from network.mail import MailError
 from network.problems import Invalid
 
@@ -67,7 +68,7 @@ def _show_problems(form: FlaskForm, exc: Invalid) -> None:
 def _send_password_link(user: User) -> bool:
     """Mail the owner a link to set their password (the reset token); False when the mail could not go out."""
     token = make_reset_token(user, current_app.config["SECRET_KEY"])
-    link = url_for("accounts.reset_password", token=token, _external=True)
+    link = public_url("accounts.reset_password", token=token)
     mailer = current_app.extensions["partnernetz.mailer"]
     msg = mailer.new_message(
         user.email,
@@ -77,7 +78,7 @@ def _send_password_link(user: User) -> bool:
           "Danach melden Sie sich mit Ihrer E-Mail-Adresse %(email)s an: %(login)s\n\n"
           "Ist der Link abgelaufen, fordern Sie auf der Anmeldeseite über „Passwort vergessen“ einen neuen an.",
           role=label("role", user.role), link=link, email=user.email,
-          login=url_for("accounts.login", _external=True)),
+          login=public_url("accounts.login")),
     )
     try:
         mailer.send(msg)

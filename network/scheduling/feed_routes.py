@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import abort, make_response, url_for
+from flask import abort, make_response
 from flask_login import login_required
 
 from network.directory.models import Partner
 from network.extensions import db
+from network.links import public_url
 from network.scheduling import agenda, ical
 from network.scheduling.availability import profile_or_defaults
 from network.scheduling.booking import partner_by_feed_token, rotate_feed_token
@@ -17,7 +18,7 @@ from network.scheduling.views import actor, coach_visit_url, now, render, requir
 
 
 def _feed_urls(token: str) -> tuple[str, str]:
-    https_url = url_for("scheduling.feed", token=token, _external=True)
+    https_url = public_url("scheduling.feed", token=token)
     webcal_url = "webcal://" + https_url.split("://", 1)[1]
     return webcal_url, https_url
 

@@ -23,6 +23,7 @@ from network.directory.models import Partner
 from network.errors import form_errors, json_error, problem_message
 from network.extensions import db, limiter
 from network.geo.geocoding import GeocodeResult
+from network.links import public_url
 from network.problems import Invalid, Problem
 from network.scheduling import booking
 from network.scheduling.booking import BookingConflict, can_manage_partner_visits
@@ -249,15 +250,17 @@ def slot_json(slot: Slot) -> dict[str, str]:
 
 def manage_url(token: str, external: bool = True) -> str:
     """The firm's private link (the manage page)."""
-    return url_for("scheduling.manage_visit", token=token, _external=external)
+    link = public_url if external else url_for
+    return link("scheduling.manage_visit", token=token)
 
 
 def ics_url(token: str, external: bool = True) -> str:
-    return url_for("scheduling.visit_ics", token=token, _external=external)
+    link = public_url if external else url_for
+    return link("scheduling.visit_ics", token=token)
 
 
 def coach_visit_url(visit: Visit) -> str:
-    return url_for("scheduling.coach_visit", visit_id=visit.id, _external=True)
+    return public_url("scheduling.coach_visit", visit_id=visit.id)
 
 
 def visit_json(visit: Visit, token: str) -> dict:
